@@ -1,0 +1,162 @@
+"""Time and timers for the daemon: one scheduler every event runs on.
+
+Everything the firmware does (camera packets, button edges, gesture timers, cue
+patterns, watchdog pings) runs as a callback on one loop, so the state machine
+needs no locks of its own. On the device that loop is :class:`SystemClock`
+(``time.monotonic`` and a condition variable); in the simulation it is
+``hw_sim.clock.VirtualClock``, which has the same surface and lets a scenario of
+minutes run in seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+#: Clock sources a recording can trust, most trusted first.
+CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
+
+
+class Timer:
+    """A scheduled callback; :meth:`cancel` keeps it from running."""
+
+    __slots__ = ("when", "fn", "args", "cancelled")
+
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
+        self.when = when
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Do not run this callback (a no-op once it has run)."""
+        self.cancelled = True
+
+
+class Clock(Protocol):
+    """What the firmware needs of time. Both clocks below provide it."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps (timers, timestamps)."""
+
+    def time(self) -> float:
+        """Wall-clock UTC seconds since the epoch (may step under NTP)."""
+
+    def source(self) -> str:
+        """Which clock the wall time comes from: one of :data:`CLOCK_SOURCES`."""
+
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``fn(*args)`` on the loop when :meth:`monotonic` reaches ``when``."""
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``fn(*args)`` on the loop ``delay`` seconds from now."""
+
+    def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop as soon as possible; callable from any thread."""
+
+    def run(self, until: float | None = None) -> None:
+        """Run callbacks until :meth:`stop` or until monotonic time reaches ``until``."""
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the callback in progress; thread-safe."""
+
+
+class TimerQueue:
+    """The ordered timer heap both clocks share (FIFO among equal times)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+
+    def push(self, timer: Timer) -> Timer:
+        heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
+        return timer
+
+    def next_when(self) -> float | None:
+        """When the earliest live timer is due, or None if there is none."""
+        while self._heap and self._heap[0][2].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> Timer | None:
+        """The earliest live timer due at or before ``now``, removed from the queue."""
+        when = self.next_when()
+        if when is None or when > now:
+            return None
+        return heapq.heappop(self._heap)[2]
+
+
+class SystemClock:
+    """The device's clock: real monotonic time, real sleeps, thread-safe posting."""
+
+    def __init__(self) -> None:
+        self._timers = TimerQueue()
+        self._cond = threading.Condition()
+        self._stopped = False
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def source(self) -> str:
+        """``ntp`` if systemd reports the clock synchronised, ``rtc`` if an RTC exists."""
+        if shutil.which("timedatectl"):
+            try:
+                out = subprocess.run(
+                    ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
+                    capture_output=True, text=True, timeout=2, check=False,
+                ).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                out = ""
+            if out == "yes":
+                return "ntp"
+        try:
+            with open("/sys/class/rtc/rtc0/name", encoding="ascii"):
+                return "rtc"
+        except OSError:
+            return "unsynced"
+
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        with self._cond:
+            timer = self._timers.push(Timer(when, fn, args))
+            self._cond.notify()
+        return timer
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        return self.call_at(self.monotonic() + delay, fn, *args)
+
+    def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.call_at(float("-inf"), fn, *args)
+
+    def run(self, until: float | None = None) -> None:
+        self._stopped = False
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    now = self.monotonic()
+                    if until is not None and now >= until:
+                        return
+                    timer = self._timers.pop_due(now)
+                    if timer is not None:
+                        break
+                    nxt = self._timers.next_when()
+                    deadline = min(x for x in (nxt, until) if x is not None) if (
+                        nxt is not None or until is not None
+                    ) else None
+                    self._cond.wait(None if deadline is None else max(0.0, deadline - now))
+            timer.fn(*timer.args)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()

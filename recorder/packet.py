@@ -1,0 +1,28 @@
+"""The unit that flows from the camera encoder through the recording path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VIDEO = 0
+AUDIO = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One encoded access unit as an encoder hands it to an ``Output``.
+
+    ``pts_us`` is the sensor timestamp in microseconds (picamera2's convention):
+    monotonic, not wall-clock time. ``stream`` separates video from audio so the
+    ring buffer can hold both once audio lands.
+    """
+
+    data: bytes
+    keyframe: bool
+    pts_us: int
+    stream: int = VIDEO
+
+    @property
+    def size(self) -> int:
+        """Bytes of encoded payload."""
+        return len(self.data)
