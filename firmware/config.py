@@ -1,0 +1,207 @@
+"""The device configuration: one TOML file, every key checked before anything starts.
+
+The schema below is the single source of truth: the loader checks types and
+ranges against it, and docs/CONFIG.md documents every entry (a test keeps the
+two in step). A mistake gets one line naming the file, line, key and the fix,
+and exit code 2; the daemon never runs on a half-understood configuration.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recorder.errors import BodycamError
+
+
+class ConfigError(BodycamError):
+    """The configuration file cannot be used as it is."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type, default, allowed values and meaning."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+MiB = 1024 * 1024
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "camera": {
+        "width": Key(int, 1920, "Main (recorded) stream width in pixels.", 320, 4096),
+        "height": Key(int, 1080, "Main stream height in pixels.", 240, 2304),
+        "fps": Key(int, 30, "Frames per second.", 5, 60),
+        "bitrate": Key(int, 9_000_000, "H.264 bitrate in bit/s.", 500_000, 25_000_000),
+        "gop_seconds": Key((int, float), 1.0, "Seconds between keyframes (GOP length).", 0.25, 5),
+        "lores_width": Key(int, 320, "Width of the low-resolution stream the display mirrors.", 64, 1280),
+        "lores_height": Key(int, 240, "Height of the low-resolution stream.", 48, 960),
+        "stall_seconds": Key((int, float), 2.0, "No packets this long is a camera stall.", 0.5, 30),
+    },
+    "prerecord": {
+        "mode": Key(str, "on", "on: always buffering; armed: only after the arm gesture; off: none.",
+                    choices=("on", "armed", "off")),
+        "seconds": Key((int, float), 30.0, "Seconds of video before the press kept in RAM.", 0, 120),
+        "max_mib": Key(int, 172, "RAM cap for the buffer in MiB (172 MiB = 120 s at 12 Mbit/s).",
+                       1, 2048),
+    },
+    "recording": {
+        "segment_seconds": Key((int, float), 60.0, "Segment length; segments roll over at keyframes.",
+                               5, 3600),
+        "fsync_interval": Key((int, float), 1.0, "Most seconds of footage that may be in RAM only.",
+                              0.1, 10),
+        "chunk_max_kib": Key(int, 4096, "Largest sealed chunk in KiB.", 64, 65536),
+    },
+    "button": {
+        "pin": Key(int, 17, "BCM GPIO number of the record button.", 0, 27),
+        "active_low": Key(bool, True, "The button pulls the line to ground (internal pull-up)."),
+        "debounce_ms": Key(int, 30, "Contact must be stable this long to count.", 5, 200),
+        "hold_seconds": Key((int, float), 3.0, "Hold this long to stop recording.", 1, 10),
+        "double_press_seconds": Key((int, float), 0.5, "Most time between the two presses of a double press.",
+                                    0.2, 1.5),
+    },
+    "gestures": {
+        "start": Key(str, "press", "Gesture that starts recording.", choices=("press", "double_press")),
+        "bookmark": Key(bool, True, "A press while recording drops a bookmark."),
+    },
+    "storage": {
+        "data_dir": Key(str, "/var/lib/bodycam", "Where evidence and the audit log are written."),
+    },
+    "identity": {
+        "dir": Key(str, "/etc/bodycam/identity", "Device identity directory (bodycam keys device)."),
+    },
+}
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """The configuration with every key at its default."""
+    return {sec: {k: key.default for k, key in keys.items()} for sec, keys in SCHEMA.items()}
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Line number of ``[section]`` (or of ``key`` inside it) in the TOML text."""
+    lines = text.splitlines()
+    in_section = False
+    for no, line in enumerate(lines, 1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([^\]\s]+)\s*\]", stripped)
+        if header:
+            in_section = header.group(1) == section
+            if in_section and key is None:
+                return no
+            continue
+        if in_section and key is not None and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return no
+    return None
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    if isinstance(t, tuple):
+        return "a number"
+    return names.get(t, t.__name__)
+
+
+def _check(section: str, name: str, key: Key, value: Any) -> tuple[Any, str | None]:
+    """The value converted to its type, or an error message."""
+    types = key.type if isinstance(key.type, tuple) else (key.type,)
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        return None, f"must be {_type_name(key.type)}, not {type(value).__name__} {value!r}"
+    if key.choices is not None and value not in key.choices:
+        return None, f"{value!r} is not one of {', '.join(key.choices)}"
+    if key.min is not None and key.max is not None and not key.min <= value <= key.max:
+        return None, f"{value!r} is out of range {key.min:g} to {key.max:g}"
+    return (float(value) if float in types else value), None
+
+
+def parse(
+    text: str, source: str = "config", base: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Check a TOML text against the schema; returns the complete configuration.
+
+    Keys the text leaves out come from ``base`` (the defaults if not given).
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML ({e}); fix the syntax and try again") from None
+    conf = {sec: dict(keys) for sec, keys in (base or defaults()).items()}
+    for section, table in data.items():
+        where = f"{source} line {_line_of(text, section, None) or '?'}"
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"{where}: unknown section [{section}] (known: {', '.join(SCHEMA)}); "
+                "remove it or fix its spelling"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: '{section}' must be a [section] table")
+        for name, value in table.items():
+            where = f"{source} line {_line_of(text, section, name) or '?'}"
+            key = SCHEMA[section].get(name)
+            if key is None:
+                raise ConfigError(
+                    f"{where}: unknown key '{section}.{name}' "
+                    f"(known in [{section}]: {', '.join(SCHEMA[section])}); remove it or fix its spelling"
+                )
+            checked, problem = _check(section, name, key, value)
+            if problem:
+                raise ConfigError(f"{where}: key '{section}.{name}' {problem}; see docs/CONFIG.md")
+            conf[section][name] = checked
+    return conf
+
+
+def load(path: Path | str, base: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Read and check a configuration file (missing keys from ``base``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found; pass an existing --config FILE") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read the configuration ({e})") from None
+    return parse(text, str(path), base)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def markdown_table() -> str:
+    """The reference table of every key, as docs/CONFIG.md carries it."""
+    rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for section, keys in SCHEMA.items():
+        for name, key in keys.items():
+            if key.choices:
+                allowed = ", ".join(f"`{c}`" for c in key.choices)
+            elif key.min is not None:
+                allowed = f"{key.min:g} to {key.max:g}"
+            else:
+                allowed = _type_name(key.type)
+            rows.append(f"| `{section}.{name}` | `{_fmt(key.default)}` | {allowed} | {key.doc} |")
+    return "\n".join(rows) + "\n"
+
+
+def example_toml() -> str:
+    """A complete configuration file with every key at its default."""
+    out = ["# bodycam configuration: every key at its default (docs/CONFIG.md)."]
+    for section, keys in SCHEMA.items():
+        out.append(f"\n[{section}]")
+        for name, key in keys.items():
+            out.append(f"# {key.doc}")
+            out.append(f"{name} = {_fmt(key.default)}")
+    return "\n".join(out) + "\n"
