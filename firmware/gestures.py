@@ -1,0 +1,94 @@
+"""Turns clean button presses into gestures: down, press, double press, hold.
+
+Input is the debounced contact (``pressed``/``released`` with the time the
+contact first moved); output is ``emit(gesture, t_down)`` where ``t_down`` is
+when the gesture began, so the recording's pre-roll is measured from the
+moment the officer acted, not from when we were sure what they meant.
+
+- ``down``: the button went down (lets "press to start" start at once).
+- ``press``: a short press, reported on release (not for the second press
+  of a double press, which has already been reported as such).
+- ``double_press``: the second of two short presses within the window,
+  reported when the second one goes down; dated by the first.
+- ``hold``: held for ``hold_seconds``, reported while still held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drivers.clock import Clock, Timer
+
+GESTURES = ("down", "press", "double_press", "hold")
+
+
+class GestureRecognizer:
+    """A small state machine on the daemon's loop; timers come from the clock."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        emit: Callable[[str, float], None],
+        *,
+        hold_seconds: float = 3.0,
+        double_press_seconds: float = 0.5,
+    ) -> None:
+        self._clock = clock
+        self._emit = emit
+        self.hold_seconds = hold_seconds
+        self.double_press_seconds = double_press_seconds
+        self._down_at: float | None = None
+        self._hold_timer: Timer | None = None
+        self._held = False
+        self._last_release: float | None = None
+        self._last_press_down: float | None = None
+        self._second_of_double = False
+
+    def pressed(self, t: float) -> None:
+        """The contact closed at ``t`` (debounced)."""
+        if self._down_at is not None:
+            return
+        self._down_at = t
+        self._held = False
+        self._emit("down", t)
+        if (
+            self._last_release is not None
+            and self._last_press_down is not None
+            and t - self._last_release <= self.double_press_seconds
+        ):
+            self._second_of_double = True
+            first = self._last_press_down
+            self._last_release = None
+            self._emit("double_press", first)
+        else:
+            self._second_of_double = False
+        self._hold_timer = self._clock.call_at(t + self.hold_seconds, self._hold_reached, t)
+
+    def released(self, t: float) -> None:
+        """The contact opened at ``t`` (debounced)."""
+        down = self._down_at
+        if down is None:
+            return
+        self._down_at = None
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+            if t - down >= self.hold_seconds:  # released the instant the hold was reached
+                self._held = True
+                self._emit("hold", down)
+        if self._held:
+            self._last_release = None
+            return
+        if self._second_of_double:
+            self._last_release = None  # its meaning was the double press
+            return
+        self._last_release = t
+        self._last_press_down = down
+        self._emit("press", down)
+
+    def _hold_reached(self, down: float) -> None:
+        if self._down_at != down:
+            return
+        self._held = True
+        self._hold_timer = None
+        self._emit("hold", down)
