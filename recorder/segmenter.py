@@ -1,0 +1,212 @@
+"""One recording: packets in, sealed and fsync'd segments out, with no time shift.
+
+The pre-roll is written the moment the recording starts; after that every live
+packet goes straight into the current segment's MPEG-TS stream. The TS bytes
+are cut into chunks, one per GOP, or sooner when ``fsync_interval`` of sensor
+time has piled up or ``chunk_max_bytes`` is reached, and each chunk is sealed
+and flushed by the evidence layer; the file is fsync'd after every live chunk,
+so footage captured more than about ``fsync_interval`` ago is on storage.
+(picamera2's CircularOutput2 keeps the last buffer-length of seconds in RAM
+until the file is closed; this writer never holds more than one chunk.)
+
+Segments roll over at the first keyframe after ``segment_seconds``, so every
+segment starts with a keyframe and no packet is lost or repeated at a seam.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .packet import VIDEO, Packet
+from .tsmux import TsMuxer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecordingStats:
+    """What a recording holds so far (for the daemon's log and the benchmarks)."""
+
+    segments: int = 0
+    frames: int = 0
+    chunks: int = 0
+    bytes_sealed: int = 0
+    fsyncs: int = 0
+    first_pts_us: int | None = None
+    last_pts_us: int | None = None
+    durable_pts_us: int | None = None
+    segment_files: list[str] = field(default_factory=list)
+
+
+class RecordingWriter:
+    """Writes one recording through an evidence-store recording handle.
+
+    ``recording`` is what ``EvidenceStore.begin_recording`` returns; this class
+    only decides where chunks and segments begin and when to fsync.
+    """
+
+    def __init__(
+        self,
+        recording: Any,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        segment_seconds: float = 60.0,
+        fsync_interval: float = 1.0,
+        chunk_max_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        self._rec = recording
+        self._size = (width, height)
+        self._fps = fps
+        self._segment_us = round(segment_seconds * 1e6)
+        self._fsync_us = round(fsync_interval * 1e6)
+        self._frame_us = round(1e6 / fps)
+        self._chunk_max = chunk_max_bytes
+        self._origin_us: int | None = None
+        self._seg: Any = None
+        self._mux: TsMuxer | None = None
+        self._seg_start_us = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._pending_frames = 0
+        self._pending_first_us: int | None = None
+        self._pending_last_us = 0
+        self._closed = False
+        self.stats = RecordingStats()
+
+    @property
+    def recording_id(self) -> str:
+        return self._rec.id
+
+    # -- the path --------------------------------------------------------------------------
+
+    def write_preroll(self, packets: Iterable[Packet]) -> None:
+        """Write the whole pre-roll at once and make it durable with one fsync."""
+        for pkt in packets:
+            self._write(pkt, live=False)
+        if self._seal() or self.stats.chunks:
+            self._sync()
+
+    def write(self, pkt: Packet) -> None:
+        """Write one live packet; seals and fsyncs a chunk when one is due."""
+        self._write(pkt, live=True)
+
+    def flush_due(self, now_pts_us: int) -> None:
+        """Seal and fsync pending bytes older than the fsync interval.
+
+        Called from a timer so a camera that stops delivering packets cannot
+        leave footage in RAM.
+        """
+        first = self._pending_first_us
+        if first is not None and now_pts_us - first >= self._fsync_us and self._seal():
+            self._sync()
+
+    def bookmark(self, pts_us: int, utc: float, label: str = "") -> None:
+        """Mark a moment (the officer pressed while recording)."""
+        self._rec.add_bookmark(pts_us=pts_us, utc=utc, label=label)
+
+    def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
+        """Record a stretch with no footage (camera stall) in the manifest."""
+        self._rec.add_gap(start_pts_us=start_pts_us, end_pts_us=end_pts_us, reason=reason)
+
+    def close(self) -> RecordingStats:
+        """Close the segment in progress and finish the recording: nothing stays in RAM."""
+        if self._closed:
+            return self.stats
+        self._closed = True
+        self._close_segment()
+        self._rec.finish()
+        return self.stats
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _write(self, pkt: Packet, *, live: bool) -> None:
+        if self._closed:
+            raise RuntimeError("recording is closed")
+        if pkt.stream != VIDEO:
+            return  # audio lands with the audio issue; the TS muxer has one video stream
+        if self._seg is None:
+            if not pkt.keyframe:
+                return  # a segment must start at a keyframe
+            self._open_segment(pkt.pts_us)
+        elif pkt.keyframe:
+            # Chunk per GOP; segment per segment_seconds, cut at this keyframe.
+            if self._seal() and live:
+                self._sync()
+            if pkt.pts_us - self._seg_start_us >= self._segment_us:
+                self._close_segment()
+                self._open_segment(pkt.pts_us)
+        assert self._mux is not None
+        self._mux.mux(pkt)
+        data = self._mux.take()
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self._pending_frames += 1
+        if self._pending_first_us is None:
+            self._pending_first_us = pkt.pts_us
+        self._pending_last_us = pkt.pts_us
+        st = self.stats
+        st.frames += 1
+        if st.first_pts_us is None:
+            st.first_pts_us = pkt.pts_us
+        st.last_pts_us = pkt.pts_us
+        # Seal when the next frame would push this chunk's oldest packet past the
+        # fsync interval: nothing captured longer ago than that is only in RAM.
+        if self._pending_bytes >= self._chunk_max or (
+            live and pkt.pts_us + self._frame_us - self._pending_first_us >= self._fsync_us
+        ):
+            self._seal()
+            if live:
+                self._sync()
+
+    def _open_segment(self, start_us: int) -> None:
+        if self._origin_us is None:
+            self._origin_us = start_us
+        self._seg = self._rec.open_segment()
+        self._mux = TsMuxer(self._origin_us, *self._size, self._fps)
+        self._seg_start_us = start_us
+        self.stats.segments += 1
+
+    def _seal(self) -> bool:
+        """Hand the pending TS bytes to the evidence layer as one chunk; False if none."""
+        if not self._pending:
+            return False
+        data = b"".join(self._pending)
+        first = self._pending_first_us
+        self._seg.write_chunk(
+            data,
+            frames=self._pending_frames,
+            first_pts_us=self._pending_last_us if first is None else first,
+            last_pts_us=self._pending_last_us,
+        )
+        self.stats.chunks += 1
+        self.stats.bytes_sealed += len(data)
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._pending_frames = 0
+        self._pending_first_us = None
+        return True
+
+    def _sync(self) -> None:
+        if self._seg is None:
+            return
+        self._seg.sync()
+        self.stats.fsyncs += 1
+        self.stats.durable_pts_us = self.stats.last_pts_us
+
+    def _close_segment(self) -> None:
+        if self._seg is None:
+            return
+        assert self._mux is not None
+        tail = self._mux.close()
+        if tail:
+            self._pending.append(tail)
+        self._seal()
+        self._rec.close_segment(self._seg)
+        self.stats.durable_pts_us = self.stats.last_pts_us
+        self._seg = None
+        self._mux = None

@@ -1,0 +1,118 @@
+"""The segment writer's decisions: chunks per GOP, segments cut at keyframes, fsync cadence.
+
+The evidence layer is replaced by an in-memory recorder of calls here, so these
+tests see exactly what the writer hands over; the end-to-end tests run the real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hw_sim.frametag import frame_numbers
+from recorder.segmenter import RecordingWriter
+from tests.conftest import h264_stream
+
+
+@dataclass
+class MemSegment:
+    chunks: list[tuple[bytes, int, int, int]] = field(default_factory=list)
+    syncs: int = 0
+    closed: bool = False
+
+    def write_chunk(self, data: bytes, *, frames: int, first_pts_us: int, last_pts_us: int) -> None:
+        assert not self.closed
+        self.chunks.append((data, frames, first_pts_us, last_pts_us))
+
+    def sync(self) -> None:
+        self.syncs += 1
+
+    @property
+    def ts(self) -> bytes:
+        return b"".join(c[0] for c in self.chunks)
+
+
+@dataclass
+class MemRecording:
+    id: str = "rec-1"
+    segments: list[MemSegment] = field(default_factory=list)
+    bookmarks: list[tuple[int, float, str]] = field(default_factory=list)
+    finished: bool = False
+
+    def open_segment(self) -> MemSegment:
+        self.segments.append(MemSegment())
+        return self.segments[-1]
+
+    def close_segment(self, seg: MemSegment) -> None:
+        seg.closed = True
+
+    def add_bookmark(self, pts_us: int, utc: float, label: str = "") -> None:
+        self.bookmarks.append((pts_us, utc, label))
+
+    def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
+        raise AssertionError("no gaps here")
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def write(packets, preroll: int = 0, **kw) -> tuple[MemRecording, RecordingWriter]:
+    rec = MemRecording()
+    w = RecordingWriter(rec, width=160, height=120, fps=30, **kw)
+    w.write_preroll(packets[:preroll])
+    for p in packets[preroll:]:
+        w.write(p)
+    w.close()
+    return rec, w
+
+
+def test_every_frame_exactly_once_across_segment_seams() -> None:
+    packets = h264_stream(30 * 25)  # 25 s, 1 s GOP
+    rec, w = write(packets, preroll=90, segment_seconds=10)
+    assert rec.finished and all(s.closed for s in rec.segments)
+    assert len(rec.segments) == 3  # 0-10 s, 10-20 s, 20-25 s
+    seen: list[int] = []
+    for seg in rec.segments:
+        numbers = frame_numbers(seg.ts)
+        assert numbers, "each segment decodes on its own"
+        assert numbers[0] % 30 == 0, "each segment starts at a keyframe"
+        seen += numbers
+    assert seen == list(range(30 * 25))
+    assert w.stats.frames == 30 * 25
+
+
+def test_chunks_follow_gops_and_live_chunks_are_fsynced() -> None:
+    packets = h264_stream(30 * 6)
+    rec, w = write(packets, preroll=60)
+    (seg,) = rec.segments
+    frames = [c[1] for c in seg.chunks]
+    # Pre-roll: two GOP chunks, then one chunk per live GOP.
+    assert frames == [30] * 6
+    # One fsync for the whole pre-roll, then one per live GOP, each as soon as its
+    # last frame is in (not when the next keyframe arrives).
+    assert seg.syncs == 1 + 4
+    for _data, n, first, last in seg.chunks:
+        assert abs(last - first - (n - 1) * 1e6 / 30) <= 1
+
+
+def test_long_gop_still_fsyncs_within_the_interval() -> None:
+    packets = h264_stream(30 * 8, gop=120)  # 4 s GOPs
+    rec, w = write(packets, fsync_interval=1.0)
+    (seg,) = rec.segments
+    spans = [(last - first) / 1e6 for _, _, first, last in seg.chunks]
+    assert max(spans) < 1.0
+    assert seg.syncs >= 7
+
+
+def test_recording_waits_for_a_keyframe_when_there_is_no_preroll() -> None:
+    packets = h264_stream(30 * 3)
+    rec, _ = write(packets[10:])
+    numbers = frame_numbers(rec.segments[0].ts)
+    assert numbers[0] == 30 and numbers[-1] == 89
+
+
+def test_bookmark_goes_to_the_manifest() -> None:
+    rec = MemRecording()
+    w = RecordingWriter(rec, width=160, height=120, fps=30)
+    w.bookmark(123, 1.5, "press")
+    w.close()
+    assert rec.bookmarks == [(123, 1.5, "press")]
