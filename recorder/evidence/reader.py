@@ -1,0 +1,419 @@
+"""Read and check segment and manifest files without any decryption key.
+
+A scan checks every signature against the device key it is given (or, when no
+key is pinned, the key the file names) and stops at the first thing that does
+not verify, so what it reports as verified is exactly the trustworthy prefix.
+It never raises on file content: damaged or hostile bytes become findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from recorder.evidence import canonical, schema
+from recorder.evidence.canonical import CanonicalError
+from recorder.evidence.framing import (
+    MAGIC_LEN,
+    MANIFEST_MAGIC,
+    RECORD_HEAD,
+    SEGMENT_MAGIC,
+    TAG_CHUNK,
+    TAG_HEADER,
+    TAG_MANIFEST,
+    TAG_TRAILER,
+    Cut,
+    Oversize,
+    Record,
+    iter_records,
+)
+from recorder.evidence.primitives import (
+    CHUNK_META,
+    FLAG_LAST,
+    SIG_LEN,
+    TAG_LEN,
+    chunk_message,
+    header_message,
+    key_id,
+    manifest_message,
+    sha256,
+    trailer_message,
+)
+
+#: Classes of finding, from docs/FORMAT.md §9. Every one but "truncated" is an
+#: integrity problem.
+TRUNCATED = "truncated"
+TAMPERED = "tampered"
+MISSING = "missing"
+REORDERED = "reordered"
+DUPLICATED = "duplicated"
+FOREIGN = "foreign"
+MALFORMED = "malformed"
+INTEGRITY_KINDS = (TAMPERED, FOREIGN, MISSING, REORDERED, DUPLICATED, MALFORMED)
+
+MAX_MANIFEST_FILE = 16 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something wrong with a file: its class, where (byte offset), what."""
+
+    kind: str
+    offset: int | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkInfo:
+    """A chunk whose signature verified, and where its ciphertext lies."""
+
+    index: int
+    last: bool
+    frames: int
+    first_pts_us: int
+    last_pts_us: int
+    meta: bytes
+    ct_offset: int
+    ct_len: int
+
+
+@dataclass
+class SegmentScan:
+    """What a scan of one segment file found."""
+
+    path: Path
+    size: int = 0
+    sha256: bytes = b""
+    header: dict[str, Any] | None = None
+    header_hash: bytes = b""
+    signer_raw: bytes = b""
+    chunks: list[ChunkInfo] = field(default_factory=list)
+    trailer: dict[str, Any] | None = None
+    complete: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing but (possibly) truncation was found."""
+        return all(f.kind == TRUNCATED for f in self.findings)
+
+    @property
+    def frames(self) -> int:
+        """Frames in the verified chunks."""
+        return sum(c.frames for c in self.chunks)
+
+    @property
+    def payload_bytes(self) -> int:
+        """Plaintext bytes in the verified chunks."""
+        return sum(c.ct_len - TAG_LEN for c in self.chunks)
+
+    @property
+    def pts_range(self) -> tuple[int | None, int | None]:
+        """First and last presentation time of verified frames (µs)."""
+        with_frames = [c for c in self.chunks if c.frames]
+        if not with_frames:
+            return None, None
+        return with_frames[0].first_pts_us, with_frames[-1].last_pts_us
+
+    def add(self, kind: str, offset: int | None, message: str) -> None:
+        """Record a finding."""
+        self.findings.append(Finding(kind, offset, message))
+
+
+class _HashingReader:
+    """Reads a file sequentially and hashes every byte that goes by."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.digest = hashlib.sha256()
+        self.pos = 0
+
+    def read(self, n: int) -> bytes:
+        data = self._f.read(n)
+        self.digest.update(data)
+        self.pos += len(data)
+        return data
+
+    def seek(self, pos: int) -> None:
+        if pos != self.pos:  # only sequential reading keeps the hash right
+            raise ValueError("non-sequential read")
+
+    def finish(self) -> bytes:
+        while self.read(1 << 20):
+            pass
+        return self.digest.digest()
+
+
+def raw_public(key: Ed25519PublicKey) -> bytes:
+    """Raw 32 bytes of an Ed25519 public key."""
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _verifies(key: Ed25519PublicKey, sig: bytes, msg: bytes) -> bool:
+    try:
+        key.verify(sig, msg)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def _signature_problem(doc: dict[str, Any] | None, pinned: Ed25519PublicKey, sig: bytes,
+                       msg: bytes, what: str) -> tuple[str, str]:
+    """Class a failed signature: another device's valid signature, or tampering."""
+    if doc is not None:
+        try:
+            claimed = Ed25519PublicKey.from_public_bytes(bytes.fromhex(doc["device_key"]))
+        except (ValueError, KeyError, TypeError):
+            claimed = None
+        if claimed is not None and raw_public(claimed) != raw_public(pinned) and _verifies(
+                claimed, sig, msg):
+            return FOREIGN, (f"{what} is signed by device {doc.get('device_id')!r} key "
+                             f"{key_id(raw_public(claimed))[:16]}, not by the expected key "
+                             f"{key_id(raw_public(pinned))[:16]}")
+    return TAMPERED, f"{what} signature does not verify (altered)"
+
+
+def _parse(data: bytes, spec: dict[str, Any], what: str) -> tuple[dict[str, Any] | None, str]:
+    try:
+        return schema.check(canonical.decode_object(data), spec, what), ""
+    except CanonicalError as exc:
+        return None, str(exc)
+
+
+def _embedded_key(doc: dict[str, Any]) -> Ed25519PublicKey | None:
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(doc["device_key"]))
+    except (ValueError, KeyError):
+        return None
+
+
+def scan_segment(path: Path, key: Ed25519PublicKey | None) -> SegmentScan:
+    """Check one segment file; ``key`` None means trust the key the header names."""
+    scan = SegmentScan(Path(path))
+    try:
+        with open(path, "rb") as raw:
+            scan.size = os.fstat(raw.fileno()).st_size
+            reader = _HashingReader(raw)
+            _scan_body(scan, reader, key)
+            scan.sha256 = reader.finish()
+    except OSError as exc:
+        scan.add(MALFORMED, None, f"cannot read: {exc.strerror or exc}")
+    return scan
+
+
+def _scan_body(scan: SegmentScan, reader: _HashingReader, key: Ed25519PublicKey | None) -> None:
+    magic = reader.read(MAGIC_LEN)
+    if magic != SEGMENT_MAGIC:
+        if len(magic) < MAGIC_LEN and SEGMENT_MAGIC.startswith(magic):
+            scan.add(TRUNCATED, 0, f"file ends after {len(magic)} bytes, before the header")
+        else:
+            scan.add(MALFORMED, 0, "not a bodycam segment file (bad magic)")
+        return
+    records = iter_records(reader, scan.size)  # type: ignore[arg-type]
+    first = next(records, None)
+    if first is None or isinstance(first, Cut):
+        scan.add(TRUNCATED, MAGIC_LEN, "file ends inside the segment header")
+        return
+    if isinstance(first, Oversize) or first.tag != TAG_HEADER or len(first.body) <= SIG_LEN:
+        scan.add(MALFORMED, MAGIC_LEN, "first record is not a segment header")
+        return
+    header_json, header_sig = first.body[:-SIG_LEN], first.body[-SIG_LEN:]
+    header, err = _parse(header_json, schema.HEADER, "segment header")
+    if key is None:
+        key = _embedded_key(header) if header is not None else None
+        if key is None:
+            scan.add(MALFORMED, first.offset, f"header unreadable, no key to check it: {err}")
+            return
+    scan.signer_raw = raw_public(key)
+    msg = header_message(header_json)
+    if not _verifies(key, header_sig, msg):
+        kind, text = _signature_problem(header, key, header_sig, msg, "segment header")
+        scan.add(kind, first.offset, text)
+        return
+    if header is None:
+        scan.add(MALFORMED, first.offset, f"header is signed but invalid: {err}")
+        return
+    scan.header = header
+    scan.header_hash = sha256(header_json)
+    _scan_chunks(scan, records, header_sig)
+
+
+def _scan_chunks(scan: SegmentScan, records: Any, header_sig: bytes) -> None:
+    prev_sig = header_sig
+    seen: dict[int, bytes] = {}
+    final_sig: bytes | None = None
+    min_chunk = CHUNK_META.size + TAG_LEN + SIG_LEN
+    for rec in records:
+        if isinstance(rec, Cut):
+            scan.add(TRUNCATED, rec.offset, f"file ends inside a record ({rec.have} of "
+                     f"{rec.want} bytes) after chunk {len(scan.chunks) - 1}")
+            return
+        if isinstance(rec, Oversize):
+            scan.add(TAMPERED, rec.offset, f"record claims {rec.length} bytes, more than any "
+                     "writer produces")
+            return
+        if final_sig is not None:
+            if scan.trailer is None and rec.tag == TAG_TRAILER:
+                if not _check_trailer(scan, rec, final_sig):
+                    return
+                continue
+            scan.add(TAMPERED, rec.offset, "data after the end of the segment")
+            return
+        if rec.tag == TAG_TRAILER:
+            scan.add(MISSING, rec.offset, f"trailer follows chunk {len(scan.chunks) - 1} but "
+                     "the final chunk is missing")
+            return
+        if rec.tag != TAG_CHUNK or len(rec.body) < min_chunk:
+            scan.add(TAMPERED, rec.offset, f"unexpected record (type 0x{rec.tag:02x}, "
+                     f"{len(rec.body)} bytes) where chunk {len(scan.chunks)} should be")
+            return
+        meta = rec.body[:CHUNK_META.size]
+        ct = rec.body[CHUNK_META.size:-SIG_LEN]
+        sig = rec.body[-SIG_LEN:]
+        index, flags, frames, first_pts, last_pts = CHUNK_META.unpack(meta)
+        digest = sha256(meta + ct)
+        expected = len(scan.chunks)
+        if index != expected:
+            _misplaced(scan, rec, index, expected, digest, seen, records)
+            return
+        if not _verifies(scan_key(scan), sig, chunk_message(scan.header_hash, index, digest,
+                                                            prev_sig)):
+            scan.add(TAMPERED, rec.offset, f"chunk {index} signature does not verify (altered)")
+            return
+        if flags & ~FLAG_LAST:
+            scan.add(MALFORMED, rec.offset, f"chunk {index} has unknown flags 0x{flags:02x}")
+            return
+        ct_offset = rec.offset + RECORD_HEAD.size + CHUNK_META.size
+        scan.chunks.append(ChunkInfo(index, bool(flags & FLAG_LAST), frames, first_pts,
+                                     last_pts, meta, ct_offset, len(ct)))
+        seen[index] = digest
+        prev_sig = sig
+        if flags & FLAG_LAST:
+            final_sig = sig
+    if final_sig is None:
+        scan.add(TRUNCATED, None, f"file ends after chunk {len(scan.chunks) - 1} without the "
+                 "final chunk")
+    elif scan.trailer is None:
+        scan.add(TRUNCATED, None, "file ends after the final chunk, before the trailer")
+    else:
+        scan.complete = True
+
+
+def scan_key(scan: SegmentScan) -> Ed25519PublicKey:
+    """The key a scan checks against."""
+    return Ed25519PublicKey.from_public_bytes(scan.signer_raw)
+
+
+def _misplaced(scan: SegmentScan, rec: Record, index: int, expected: int, digest: bytes,
+               seen: dict[int, bytes], records: Any) -> None:
+    """Class a chunk found out of place: duplicated, reordered, or a gap (missing)."""
+    if index in seen:
+        if seen[index] == digest:
+            scan.add(DUPLICATED, rec.offset, f"chunk {index} appears again where chunk "
+                     f"{expected} should be")
+        else:
+            scan.add(TAMPERED, rec.offset, f"a second, different chunk {index} where chunk "
+                     f"{expected} should be")
+        return
+    later = set()
+    for other in records:
+        if isinstance(other, Record) and other.tag == TAG_CHUNK and len(other.body) >= 4:
+            later.add(int.from_bytes(other.body[:4], "big"))
+    if index > expected and expected not in later:
+        scan.add(MISSING, rec.offset, f"chunk {expected} is missing (chunk {index} follows "
+                 f"chunk {expected - 1})")
+    else:
+        scan.add(REORDERED, rec.offset, f"chunk {index} found where chunk {expected} should be")
+
+
+def _check_trailer(scan: SegmentScan, rec: Record, final_sig: bytes) -> bool:
+    body = rec.body
+    if len(body) <= SIG_LEN:
+        scan.add(TAMPERED, rec.offset, "trailer record too short")
+        return False
+    tjson, tsig = body[:-SIG_LEN], body[-SIG_LEN:]
+    if not _verifies(scan_key(scan), tsig, trailer_message(scan.header_hash, final_sig, tjson)):
+        scan.add(TAMPERED, rec.offset, "trailer signature does not verify (altered)")
+        return False
+    trailer, err = _parse(tjson, schema.TRAILER, "segment trailer")
+    if trailer is None:
+        scan.add(MALFORMED, rec.offset, f"trailer is signed but invalid: {err}")
+        return False
+    first, last = scan.pts_range
+    assert scan.header is not None
+    if (trailer["chunks"] != len(scan.chunks) or trailer["frames"] != scan.frames
+            or trailer["payload_bytes"] != scan.payload_bytes
+            or trailer["segment_index"] != scan.header["segment_index"]
+            or trailer["first_pts_us"] != first or trailer["last_pts_us"] != last):
+        scan.add(MALFORMED, rec.offset, "trailer totals disagree with the chunks")
+        return False
+    scan.trailer = trailer
+    return True
+
+
+@dataclass
+class ManifestScan:
+    """What a check of one manifest file found."""
+
+    path: Path
+    size: int = 0
+    sha256: bytes = b""
+    doc: dict[str, Any] | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def scan_manifest(path: Path, key: Ed25519PublicKey | None) -> ManifestScan:
+    """Check a manifest file; ``key`` None means trust the key it names."""
+    scan = ManifestScan(Path(path))
+    try:
+        with open(path, "rb") as f:
+            scan.size = os.fstat(f.fileno()).st_size
+            data = f.read(MAX_MANIFEST_FILE + 1)
+    except OSError as exc:
+        scan.findings.append(Finding(MALFORMED, None, f"cannot read: {exc.strerror or exc}"))
+        return scan
+    if len(data) > MAX_MANIFEST_FILE:
+        scan.findings.append(Finding(MALFORMED, None, "manifest file too large"))
+        return scan
+    scan.sha256 = sha256(data)
+    if data[:MAGIC_LEN] != MANIFEST_MAGIC:
+        scan.findings.append(Finding(MALFORMED, 0, "not a bodycam manifest (bad magic)"))
+        return scan
+    recs = list(iter_records(io.BytesIO(data), len(data)))
+    if len(recs) != 1 or not isinstance(recs[0], Record) or recs[0].tag != TAG_MANIFEST \
+            or len(recs[0].body) <= SIG_LEN:
+        scan.findings.append(Finding(TAMPERED, MAGIC_LEN, "manifest is not exactly one "
+                                     "signed manifest record (cut, extended or altered)"))
+        return scan
+    body = recs[0].body
+    mjson, msig = body[:-SIG_LEN], body[-SIG_LEN:]
+    doc: dict[str, Any] | None
+    try:
+        doc = schema.check_manifest(canonical.decode_object(mjson))
+        err = ""
+    except CanonicalError as exc:
+        doc, err = None, str(exc)
+    if key is None:
+        key = _embedded_key(doc) if doc is not None else None
+        if key is None:
+            scan.findings.append(Finding(MALFORMED, MAGIC_LEN, f"manifest unreadable: {err}"))
+            return scan
+    msg = manifest_message(mjson)
+    if not _verifies(key, msig, msg):
+        kind, text = _signature_problem(doc, key, msig, msg, "manifest")
+        scan.findings.append(Finding(kind, MAGIC_LEN, text))
+        return scan
+    if doc is None:
+        scan.findings.append(Finding(MALFORMED, MAGIC_LEN, f"manifest is signed but invalid: "
+                                     f"{err}"))
+        return scan
+    scan.doc = doc
+    return scan

@@ -1,0 +1,295 @@
+"""The evidence store on the device: recordings, segments, chain state, recovery.
+
+Layout of the data directory (FORMAT.md §8)::
+
+    device.pub                      the device's public identity (not a pin)
+    chain.json                      chain head and last recording number
+    recordings/<recording id>/
+        recording.json              start values, for recovery after a crash
+        events.jsonl                bookmarks and gaps as they happen
+        seg-000000.bcs ...          segments (FORMAT.md §5)
+        manifest.bcm                signed manifest (FORMAT.md §7)
+
+Nothing here is ever overwritten or deleted: files are created exclusively,
+and a recording a crash left open gets a *recovered* manifest describing its
+files as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recorder.errors import KeyFileError
+from recorder.evidence import canonical
+from recorder.evidence.canonical import CanonicalError
+from recorder.evidence.chainstate import load_chain
+from recorder.evidence.fsutil import atomic_write, fsync_dir, sha256_file, write_all
+from recorder.evidence.identity import DeviceIdentity, device_pub_bytes, parse_device_pub
+from recorder.evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
+from recorder.evidence.primitives import (
+    DATA_KEY_LEN,
+    FORMAT_VERSION,
+    HPKE_SUITE_NAME,
+    NONCE_PREFIX_LEN,
+    PAYLOAD_AEAD_NAME,
+    Sealer,
+    hpke_seal,
+    sha256,
+)
+from recorder.evidence.reader import raw_public, scan_segment
+from recorder.evidence.schema import CONTAINER
+from recorder.evidence.writer import Segment, segment_name
+
+RECORDINGS = "recordings"
+RECORDING_INFO = "recording.json"
+EVENTS = "events.jsonl"
+DEVICE_PUB = "device.pub"
+
+
+def _us(seconds: float) -> int:
+    return int(round(seconds * 1_000_000))
+
+
+class Recording:
+    """One recording in progress. Create through :meth:`EvidenceStore.begin_recording`."""
+
+    def __init__(self, store: EvidenceStore, rec_id: str, seq: int, utc_start_us: int,
+                 clock_source: str, start_pts_us: int, start_prev: bytes) -> None:
+        self._store = store
+        self.id = rec_id
+        self.seq = seq
+        self.dir = store.recordings_dir / rec_id
+        self.utc_start_us = utc_start_us
+        self.clock_source = clock_source
+        self.start_pts_us = start_pts_us
+        self.start_prev = start_prev
+        self._segments: list[tuple[int, Path, Segment | None]] = []
+        self._open: Segment | None = None
+        self._bookmarks: list[dict[str, Any]] = []
+        self._gaps: list[dict[str, Any]] = []
+        self.finished = False
+
+    def open_segment(self) -> Segment:
+        """Next segment: fresh data key sealed to the custodian; header written, signed, fsync'd."""
+        if self.finished:
+            raise ValueError(f"recording {self.id} is finished")
+        if self._open is not None:
+            self.close_segment(self._open)
+        store = self._store
+        index = len(self._segments)
+        path = self.dir / segment_name(index)
+        key = bytearray(store.rng(DATA_KEY_LEN))
+        prefix = store.rng(NONCE_PREFIX_LEN)
+        ident = store.identity
+        header = {
+            "clock_source": self.clock_source,
+            "container": CONTAINER,
+            "custodian_key_id": ident.custodian_key_id,
+            "device_id": ident.device_id,
+            "device_key": ident.public_key_raw.hex(),
+            "format_version": FORMAT_VERSION,
+            "hpke_suite": HPKE_SUITE_NAME,
+            "kind": "segment-header",
+            "nonce_prefix": prefix.hex(),
+            "opened_utc_us": _us(store.now()),
+            "payload_aead": PAYLOAD_AEAD_NAME,
+            "prev_hash": store.chain.head.hex(),
+            "recording_id": self.id,
+            "recording_seq": self.seq,
+            "sealed_key": store.sealer(key, ident.custodian_public_key).hex(),
+            "segment_index": index,
+            "start_pts_us": self.start_pts_us,
+            "utc_start_us": self.utc_start_us,
+        }
+        try:
+            seg = Segment(path, index, header, ident.signing_key, key, prefix)
+        except OSError:
+            for i in range(len(key)):
+                key[i] = 0
+            if path.exists():  # a partial header is evidence of the failure: list it
+                self._segments.append((index, path, None))
+            raise
+        self._segments.append((index, path, seg))
+        self._open = seg
+        return seg
+
+    def close_segment(self, seg: Segment) -> None:
+        """Final chunk, signed trailer, fsync; the data key is dropped even on error."""
+        if self._open is seg:
+            self._open = None
+        chain = self._store.chain
+        try:
+            seg.close(_us(self._store.now()))
+        finally:
+            if seg.complete:
+                chain.head = seg.file_hash()
+            else:
+                try:
+                    chain.head, _ = sha256_file(seg.path)
+                except OSError:
+                    pass
+            chain.head_ref = f"{RECORDINGS}/{self.id}/{seg.path.name}"
+        chain.save(self._store.data_dir)
+
+    def _event(self, doc: dict[str, Any]) -> None:
+        fd = os.open(self.dir / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            write_all(fd, canonical.encode(doc) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def add_bookmark(self, pts_us: int, utc: float, label: str = "") -> None:
+        """Mark a moment; kept in events.jsonl at once and in the manifest at the end."""
+        mark = {"label": str(label)[:200], "pts_us": int(pts_us), "utc_us": _us(utc)}
+        self._bookmarks.append(mark)
+        self._event({"kind": "bookmark", **mark})
+
+    def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
+        """Record a stretch with no video (camera stall, storage error) and why."""
+        gap = {"end_pts_us": int(end_pts_us), "reason": str(reason)[:200],
+               "start_pts_us": int(start_pts_us)}
+        self._gaps.append(gap)
+        self._event({"kind": "gap", **gap})
+
+    def finish(self) -> None:
+        """Close any open segment, write the signed manifest, advance the chain."""
+        if self.finished:
+            return
+        if self._open is not None:
+            self.close_segment(self._open)
+        store = self._store
+        entries = []
+        for index, path, seg in self._segments:
+            if seg is not None and seg.complete:
+                first = seg.first_pts_us
+                entries.append(SegmentEntry(index, path.name, seg.file_hash(), seg.size, True,
+                                            seg.chunks, seg.frames, first, seg.last_pts_us,
+                                            seg.payload_bytes))
+            else:
+                entries.append(SegmentEntry.from_scan(
+                    index, scan_segment(path, store.identity.signing_key.public_key())))
+        fields = self._fields(recovered=False, note="")
+        data = manifest_bytes(fields, entries, store.identity.signing_key)
+        store.write_manifest(self.dir, data)
+        self.finished = True
+        if store.current is self:
+            store.current = None
+
+    def _fields(self, *, recovered: bool, note: str) -> dict[str, Any]:
+        ident = self._store.identity
+        return {"bookmarks": self._bookmarks, "clock_source": self.clock_source,
+                "device_id": ident.device_id, "device_key": ident.public_key_raw.hex(),
+                "finished_utc_us": _us(self._store.now()), "gaps": self._gaps, "note": note,
+                "recording_id": self.id, "recording_seq": self.seq, "recovered": recovered,
+                "start_prev_hash": self.start_prev.hex(), "start_pts_us": self.start_pts_us,
+                "utc_start_us": self.utc_start_us}
+
+
+class EvidenceStore:
+    """Writes evidence for one device into ``data_dir``.
+
+    ``rng``, ``now`` and ``sealer`` are injectable so test vectors are
+    reproducible; on a device they are ``os.urandom``, ``time.time`` and HPKE.
+    """
+
+    def __init__(self, data_dir: Path, identity: DeviceIdentity, *,
+                 rng: Callable[[int], bytes] = os.urandom,
+                 now: Callable[[], float] = time.time,
+                 sealer: Sealer = hpke_seal) -> None:
+        if not isinstance(identity, DeviceIdentity):
+            raise KeyFileError("no device identity: the device will not record without one")
+        self.data_dir = Path(data_dir)
+        self.identity = identity
+        self.rng = rng
+        self.now = now
+        self.sealer = sealer
+        self.recordings_dir = self.data_dir / RECORDINGS
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        self._own_device_pub()
+        self.chain, note = load_chain(self.data_dir, identity.device_id)
+        self._notes = [note] if note else []
+        self.current: Recording | None = None
+        self.recovered = False
+        self.recovery_lines: list[str] = []
+
+    def _own_device_pub(self) -> None:
+        """Put device.pub in the data dir; refuse a data dir of another device."""
+        ident = self.identity
+        path = self.data_dir / DEVICE_PUB
+        mine = device_pub_bytes(ident.device_id, ident.signing_key.public_key(),
+                                ident.custodian_key_id)
+        try:
+            existing = path.read_bytes()
+        except FileNotFoundError:
+            atomic_write(path, mine, replace=False)
+            return
+        try:
+            device_id, key = parse_device_pub(existing, str(path))
+            same = device_id == ident.device_id and raw_public(key) == ident.public_key_raw
+        except KeyFileError:
+            same = False
+        if not same:
+            raise KeyFileError(f"{path}: this data directory belongs to another device "
+                               "identity; use a fresh --data-dir for this device")
+
+    def write_manifest(self, recording_dir: Path, data: bytes) -> None:
+        """Write a manifest once (never replaced) and move the chain head to it."""
+        path = manifest_path(recording_dir)
+        atomic_write(path, data, replace=False)
+        self.chain.head = sha256(data)
+        self.chain.head_ref = f"{RECORDINGS}/{Path(recording_dir).name}/{path.name}"
+        self.chain.save(self.data_dir)
+
+    def begin_recording(self, utc_start: float, clock_source: str,
+                        start_pts_us: int) -> Recording:
+        """Start a new recording in a new directory (never reuses an existing one)."""
+        if not isinstance(clock_source, str) or not 0 < len(clock_source) <= 32:
+            raise ValueError("clock_source must be a short string such as 'ntp'")
+        if not self.recovered:
+            self.recovery_lines = self.recover()
+        if self.current is not None:
+            self.current.finish()
+        seq = self.chain.recording_seq + 1
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(0.0, utc_start)))
+        while True:
+            rec_id = f"{seq:06d}-{stamp}-{self.rng(4).hex()}"
+            try:
+                (self.recordings_dir / rec_id).mkdir()
+                break
+            except FileExistsError:
+                continue
+        fsync_dir(self.recordings_dir)
+        self.chain.recording_seq = seq
+        self.chain.save(self.data_dir)
+        rec = Recording(self, rec_id, seq, _us(utc_start), clock_source, int(start_pts_us),
+                        self.chain.head)
+        atomic_write(rec.dir / RECORDING_INFO, canonical.encode({
+            "clock_source": clock_source, "recording_id": rec_id, "recording_seq": seq,
+            "start_prev_hash": rec.start_prev.hex(), "start_pts_us": rec.start_pts_us,
+            "utc_start_us": rec.utc_start_us}) + b"\n", replace=False)
+        self.current = rec
+        return rec
+
+    def recover(self) -> list[str]:
+        """Close what a crash left open (never deleting or rewriting evidence); fix the chain."""
+        from recorder.evidence.recovery import recover_store
+        lines = list(self._notes)
+        self._notes = []
+        lines += recover_store(self)
+        self.recovered = True
+        return lines
+
+
+def read_recording_info(recording_dir: Path) -> dict[str, Any] | None:
+    """recording.json of a recording, or None if missing or unreadable."""
+    try:
+        doc = canonical.decode_object((Path(recording_dir) / RECORDING_INFO).read_bytes()
+                                      .rstrip(b"\n"))
+    except (OSError, CanonicalError):
+        return None
+    return doc

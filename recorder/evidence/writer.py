@@ -1,0 +1,210 @@
+"""One segment file being written: header, STREAM chunks, trailer (FORMAT.md §5).
+
+Every chunk is sealed, signed and handed to the OS in one ``write`` as soon as
+it arrives, so a power cut loses at most the chunk being written and the file
+keeps a verifiable prefix. A failed write is cut back off the file, so the file
+never claims data it does not hold; the error still reaches the caller.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from recorder.evidence import canonical
+from recorder.evidence.framing import (
+    SEGMENT_MAGIC,
+    TAG_CHUNK,
+    TAG_HEADER,
+    TAG_TRAILER,
+    record,
+)
+from recorder.evidence.fsutil import fsync_dir, write_all
+from recorder.evidence.primitives import (
+    MAX_CHUNK_INDEX,
+    chunk_message,
+    chunk_meta,
+    header_message,
+    seal_chunk,
+    sha256,
+    trailer_message,
+)
+
+#: Plaintext beyond this is split over several chunks (bounds reader memory).
+MAX_CHUNK_PLAINTEXT = 8 << 20
+_I64 = 1 << 63
+
+
+def segment_name(index: int) -> str:
+    """File name of segment ``index`` inside its recording directory."""
+    return f"seg-{index:06d}.bcs"
+
+
+class Segment:
+    """An open segment. Create through ``Recording.open_segment``."""
+
+    def __init__(self, path: Path, index: int, header: dict[str, Any],
+                 signer: Ed25519PrivateKey, data_key: bytearray, nonce_prefix: bytes) -> None:
+        self.path = Path(path)
+        self.index = index
+        self._signer = signer
+        self._key = data_key
+        self._aead: AESGCM | None = AESGCM(data_key)
+        self._prefix = nonce_prefix
+        header_json = canonical.encode(header)
+        self.header_hash = sha256(header_json)
+        header_sig = signer.sign(header_message(header_json))
+        self._prev_sig = header_sig
+        self._hash = hashlib.sha256()
+        self._next_index = 0
+        self.frames = 0
+        self.payload_bytes = 0
+        self.first_pts_us: int | None = None
+        self.last_pts_us: int | None = None
+        self.complete = False
+        self.closed = False
+        self._consistent = True  # False once a failed write could not be cut back
+        self._offset = 0
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            self._append(SEGMENT_MAGIC + record(TAG_HEADER, header_json + header_sig))
+            os.fsync(self._fd)
+            fsync_dir(self.path.parent)
+        except BaseException:
+            self._drop_key()
+            self.closed = True
+            os.close(self._fd)
+            raise
+
+    # -- writing -----------------------------------------------------------------
+
+    def _append(self, data: bytes) -> None:
+        """Write ``data`` at the end; on failure cut the file back and re-raise."""
+        if not self._consistent:
+            raise OSError(errno.EIO, f"{self.path}: unusable after an earlier failed write")
+        try:
+            write_all(self._fd, data)
+        except OSError:
+            try:
+                os.ftruncate(self._fd, self._offset)
+                os.lseek(self._fd, self._offset, os.SEEK_SET)
+            except OSError:
+                self._consistent = False
+            raise
+        self._offset += len(data)
+        self._hash.update(data)
+
+    def _chunk_record(self, index: int, last: bool, frames: int, first: int, last_pts: int,
+                      plaintext: bytes | memoryview, prev_sig: bytes) -> tuple[bytes, bytes]:
+        assert self._aead is not None
+        meta = chunk_meta(index, last, frames, first, last_pts)
+        ct = seal_chunk(self._aead, self._prefix, self.header_hash, meta, index, last,
+                        bytes(plaintext))
+        sig = self._signer.sign(chunk_message(self.header_hash, index, sha256(meta + ct),
+                                              prev_sig))
+        return record(TAG_CHUNK, meta + ct + sig), sig
+
+    def write_chunk(self, plaintext: bytes, *, frames: int, first_pts_us: int,
+                    last_pts_us: int) -> None:
+        """Seal (STREAM), sign, write and flush one chunk of MPEG-TS; no fsync."""
+        if self.closed:
+            raise ValueError(f"{self.path}: segment is closed")
+        if not 0 <= frames <= 0xFFFFFFFF:
+            raise ValueError("frames out of range")
+        if not (-_I64 <= first_pts_us < _I64 and -_I64 <= last_pts_us < _I64):
+            raise ValueError("pts out of range")
+        view = memoryview(plaintext).cast("B")
+        pieces = [view[i:i + MAX_CHUNK_PLAINTEXT]
+                  for i in range(0, len(view), MAX_CHUNK_PLAINTEXT)] or [view]
+        if self._next_index + len(pieces) > MAX_CHUNK_INDEX:  # one index stays for the final
+            raise ValueError(f"{self.path}: too many chunks in one segment")
+        out = []
+        index, prev_sig = self._next_index, self._prev_sig
+        for n, piece in enumerate(pieces):
+            # Frames are counted on the last piece of a split so sums stay right.
+            piece_frames = frames if n == len(pieces) - 1 else 0
+            rec, prev_sig = self._chunk_record(index, False, piece_frames, first_pts_us,
+                                               last_pts_us, piece, prev_sig)
+            out.append(rec)
+            index += 1
+        self._append(b"".join(out))
+        self._next_index, self._prev_sig = index, prev_sig
+        self.frames += frames
+        self.payload_bytes += len(view)
+        if frames:
+            if self.first_pts_us is None:
+                self.first_pts_us = first_pts_us
+            self.last_pts_us = last_pts_us
+
+    def sync(self) -> None:
+        """fsync the segment file (the caller decides how often)."""
+        if not self.closed:
+            os.fsync(self._fd)
+
+    # -- closing -----------------------------------------------------------------
+
+    @property
+    def chunks(self) -> int:
+        """Chunk records written so far (including the final one once closed)."""
+        return self._next_index
+
+    def file_hash(self) -> bytes:
+        """SHA-256 of the bytes written (valid while the file is consistent)."""
+        return self._hash.digest()
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file."""
+        return self._offset
+
+    @property
+    def consistent(self) -> bool:
+        """False if a failed write left bytes of unknown content at the end."""
+        return self._consistent
+
+    def _drop_key(self) -> None:
+        """Forget the data key: zero our copy, free the cipher context."""
+        for i in range(len(self._key)):
+            self._key[i] = 0
+        self._aead = None
+
+    def close(self, closed_utc_us: int) -> None:
+        """Final chunk (last flag, empty), signed trailer, fsync; the key is dropped.
+
+        Called by ``Recording.close_segment``. The data key is gone afterwards even
+        if the write fails (then the segment stays unterminated, like a power cut).
+        """
+        if self.closed:
+            return
+        try:
+            index = self._next_index
+            pts = self.last_pts_us if self.last_pts_us is not None else 0
+            final, final_sig = self._chunk_record(index, True, 0, pts, pts, b"", self._prev_sig)
+            trailer_json = canonical.encode({
+                "chunks": index + 1,
+                "closed_utc_us": closed_utc_us,
+                "first_pts_us": self.first_pts_us,
+                "frames": self.frames,
+                "kind": "segment-trailer",
+                "last_pts_us": self.last_pts_us,
+                "payload_bytes": self.payload_bytes,
+                "segment_index": self.index,
+            })
+            trailer_sig = self._signer.sign(trailer_message(self.header_hash, final_sig,
+                                                            trailer_json))
+            self._drop_key()
+            self._append(final + record(TAG_TRAILER, trailer_json + trailer_sig))
+            self._next_index = index + 1
+            self._prev_sig = final_sig
+            os.fsync(self._fd)
+            self.complete = True
+        finally:
+            self._drop_key()
+            self.closed = True
+            os.close(self._fd)
