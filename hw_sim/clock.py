@@ -1,0 +1,200 @@
+"""A discrete-event clock, so a scenario of minutes runs in seconds and the same way every time.
+
+:class:`VirtualClock` has the surface of the firmware's ``Clock`` protocol
+(``drivers/clock.py``) without importing it: ``hw_sim`` sits under the drivers and
+must not depend on them. The fake camera and the fake GPIO schedule their own
+events (frames every 1/fps s, scripted button edges) on this clock, so the firmware
+and the simulated hardware share one timeline.
+
+Two modes:
+
+* ``fast=True``: virtual time jumps straight to the next timer; a callback sees
+  ``monotonic()`` equal to the time it was scheduled for, exactly.
+* ``fast=False``: :meth:`VirtualClock.run` sleeps so virtual time tracks real
+  time (for a demo); between events ``monotonic()`` moves with real time.
+
+The wall clock (:meth:`VirtualClock.time`) is ``start_utc`` plus virtual elapsed
+time plus every :meth:`VirtualClock.step`, so a scripted NTP step moves UTC but
+never the monotonic timeline the recording's timestamps are built on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import threading
+import time as _time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+#: 2026-01-15T08:00:00Z: a fixed start so a run's wall-clock output is reproducible.
+DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
+
+#: Where virtual monotonic time starts: positive, like a device that booted a while ago.
+MONOTONIC_START = 1000.0
+
+#: The clock sources the firmware knows (``drivers.clock.CLOCK_SOURCES``), most trusted first.
+CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
+
+
+class Timer:
+    """A scheduled callback; :meth:`cancel` keeps it from running."""
+
+    __slots__ = ("when", "fn", "args", "cancelled")
+
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
+        self.when = when
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Do not run this callback (a no-op once it has run)."""
+        self.cancelled = True
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        state = " cancelled" if self.cancelled else ""
+        return f"<Timer {name} at {self.when:.6f}{state}>"
+
+
+class VirtualClock:
+    """The simulation's scheduler and time source (see the module docstring)."""
+
+    def __init__(
+        self,
+        fast: bool = True,
+        start_utc: float = DEFAULT_START_UTC,
+        source: str = "ntp",
+    ) -> None:
+        _check_source(source)
+        self.fast = fast
+        self._mono = MONOTONIC_START
+        self._wall_offset = start_utc - MONOTONIC_START
+        self._source = source
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition(threading.Lock())
+        self._stopped = False
+        # Real-time anchor (virtual, real) while a non-fast run() is in progress.
+        self._anchor: tuple[float, float] | None = None
+        self._thread: int | None = None
+
+    # -- time ---------------------------------------------------------------
+
+    def monotonic(self) -> float:
+        """Virtual seconds on a clock that never steps (starts at 1000.0)."""
+        anchor = self._anchor
+        if anchor is None:
+            return self._mono
+        virt, real = anchor
+        return virt + (_time.perf_counter() - real)
+
+    def time(self) -> float:
+        """Virtual UTC epoch seconds: start_utc + virtual elapsed + every step()."""
+        return self.monotonic() + self._wall_offset
+
+    def source(self) -> str:
+        """Where the wall time comes from: ``ntp``, ``rtc`` or ``unsynced``."""
+        return self._source
+
+    def set_source(self, name: str) -> None:
+        """Change the reported clock source (e.g. NTP lost: ``unsynced``)."""
+        _check_source(name)
+        self._source = name
+
+    def step(self, seconds: float) -> None:
+        """Step the wall clock by ``seconds`` (may be negative); monotonic time is untouched."""
+        self._wall_offset += seconds
+
+    def on_clock_thread(self) -> bool:
+        """True when called from the thread inside :meth:`run` (the fakes' "loop")."""
+        return self._thread == threading.get_ident()
+
+    # -- timers -------------------------------------------------------------
+
+    def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``fn(*args)`` on the loop when monotonic time reaches ``when``."""
+        timer = Timer(float(when), fn, args)
+        with self._cond:
+            heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
+            self._cond.notify()
+        return timer
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``fn(*args)`` on the loop ``delay`` seconds from now."""
+        return self.call_at(self.monotonic() + delay, fn, *args)
+
+    def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` before any timer that is due; callable from any thread."""
+        self.call_at(-math.inf, fn, *args)
+
+    def pending(self) -> int:
+        """How many live (not cancelled) callbacks are waiting; for tests and diagnostics."""
+        with self._cond:
+            return sum(1 for _, _, t in self._heap if not t.cancelled)
+
+    # -- the loop -----------------------------------------------------------
+
+    def run(self, until: float | None = None) -> None:
+        """Run callbacks in time order (FIFO among equal times).
+
+        Returns on :meth:`stop`, when monotonic time reaches ``until``, or, in fast
+        mode, when no timer is left (nothing could ever happen again). A callback's
+        exception propagates out of ``run``; the clock stays usable.
+        """
+        self._stopped = False
+        self._thread = threading.get_ident()
+        if not self.fast:
+            self._anchor = (self._mono, _time.perf_counter())
+        try:
+            while True:
+                timer = self._next(until)
+                if timer is None:
+                    return
+                timer.fn(*timer.args)
+        finally:
+            if self._anchor is not None:
+                self._mono = self.monotonic()
+                self._anchor = None
+            self._thread = None
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the callback in progress; thread-safe."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _next(self, until: float | None) -> Timer | None:
+        """The next timer to run, with virtual time advanced to it; None when run() ends."""
+        with self._cond:
+            while True:
+                if self._stopped:
+                    return None
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)
+                nxt = self._heap[0][0] if self._heap else None
+                now = self.monotonic()
+                if nxt is not None and nxt <= now and (until is None or nxt <= until):
+                    return heapq.heappop(self._heap)[2]
+                if until is not None and now >= until:
+                    return None
+                if self.fast:
+                    if nxt is None:
+                        if until is not None:
+                            self._mono = until
+                        return None
+                    if until is not None and nxt > until:
+                        self._mono = until
+                        return None
+                    self._mono = nxt
+                    return heapq.heappop(self._heap)[2]
+                deadline = min(x for x in (nxt, until, math.inf) if x is not None)
+                self._cond.wait(None if deadline == math.inf else deadline - now)
+
+
+def _check_source(name: str) -> None:
+    if name not in CLOCK_SOURCES:
+        raise ValueError(f"clock source {name!r} is not one of {', '.join(CLOCK_SOURCES)}")
