@@ -1,0 +1,253 @@
+"""``bodycam verify``: check an evidence tree without any decryption key.
+
+Finds every recording under a directory, checks signatures, chains, chunk
+order and completeness and the device's identity, and says per recording
+whether it is intact, truncated by power loss (and how much verified), or has
+an integrity problem (tampered, missing, reordered, duplicated, foreign,
+malformed), naming the file and the place. Exit codes: 0 all intact,
+1 integrity problem, 2 usage or input error, 3 incomplete but untampered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from recorder.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_INTEGRITY,
+    EXIT_OK,
+    EvidenceInputError,
+    KeyFileError,
+)
+from recorder.evidence.check import (
+    INTACT,
+    SEG_FILE,
+    RecordingCheck,
+    check_chain,
+    check_recording,
+    peek_json,
+)
+from recorder.evidence.manifest import MANIFEST_NAME
+from recorder.evidence.primitives import key_id
+from recorder.evidence.reader import TRUNCATED, raw_public
+from recorder.keys import DEVICE_PUB, load_device_pub
+
+PINNED = "pinned (--device-pub)"
+TREE_PUB = "device.pub found in the tree: identity NOT independently pinned"
+EMBEDDED = "key named inside the files: identity NOT established"
+
+
+def _iso(utc_us: int | None) -> str | None:
+    if utc_us is None:
+        return None
+    secs, us = divmod(utc_us, 1_000_000)
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us:06d}Z"
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+@dataclass
+class RecordingResult:
+    """The verdict on one recording."""
+
+    check: RecordingCheck
+
+    @property
+    def status(self) -> str:
+        """intact, truncated, tampered, missing, reordered, duplicated, foreign or malformed."""
+        return self.check.status
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        c = self.check
+        info = c.info
+        return {
+            "path": c.rel,
+            "device_id": c.device_id,
+            "recording_id": c.recording_id,
+            "recording_seq": c.recording_seq,
+            "status": c.status,
+            "key": c.key_source,
+            "utc_start": _iso(info.get("utc_start_us")),
+            "clock_source": info.get("clock_source"),
+            "manifest": c.manifest is not None and c.manifest.doc is not None,
+            "recovered": bool(info.get("recovered", False)),
+            "verified": c.totals(),
+            "bookmarks": info.get("bookmarks", []),
+            "gaps": info.get("gaps", []),
+            "problems": [{"kind": p.kind, "file": p.file, "place": p.place,
+                          "message": p.message} for p in c.problems],
+            "notes": c.notes,
+        }
+
+    def text_lines(self) -> list[str]:
+        """Human-readable lines."""
+        c = self.check
+        t = c.totals()
+        amount = (f"{t['segments']} segment(s), {t['chunks']} chunks, {t['frames']} frames, "
+                  f"{t['seconds']:.3f} s verified")
+        head = f"{c.rel}: {c.status.upper()}"
+        if c.status == TRUNCATED:
+            head += f" by power loss or storage failure; {amount}"
+        elif c.status == INTACT:
+            head += f"; {amount}"
+        else:
+            head += f"; {amount} before the problem"
+        lines = [head]
+        lines += [f"    {p.text()}" for p in c.problems if p.kind != TRUNCATED
+                  or c.status == TRUNCATED]
+        lines += [f"    note: {n}" for n in c.notes]
+        return lines
+
+
+@dataclass
+class VerifyReport:
+    """Everything ``bodycam verify`` found."""
+
+    root: Path
+    recordings: list[RecordingResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all intact, 1 integrity problem, 3 incomplete but untampered."""
+        statuses = {r.status for r in self.recordings}
+        if statuses - {INTACT, TRUNCATED}:
+            return EXIT_INTEGRITY
+        if TRUNCATED in statuses:
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+
+    def counts(self) -> dict[str, int]:
+        """How many recordings have each status."""
+        out: dict[str, int] = defaultdict(int)
+        for r in self.recordings:
+            out[r.status] += 1
+        return dict(sorted(out.items()))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"root": str(self.root), "exit_code": self.exit_code, "counts": self.counts(),
+                "notes": self.notes, "recordings": [r.as_dict() for r in self.recordings]}
+
+    def to_json(self) -> str:
+        """The report as JSON text (``--json``)."""
+        return json.dumps(self.as_dict(), indent=2, sort_keys=True)
+
+    def text_lines(self) -> list[str]:
+        """The report for people, one recording after another, then a summary."""
+        lines = [f"note: {n}" for n in self.notes]
+        by_device: dict[str, list[RecordingResult]] = defaultdict(list)
+        for r in self.recordings:
+            by_device[r.check.device_id or "?"].append(r)
+        for device, recs in sorted(by_device.items()):
+            lines.append(f"device {device} (key: {recs[0].check.key_source})")
+            for r in recs:
+                lines += ["  " + line for line in r.text_lines()]
+        summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
+        verdict = {EXIT_OK: "all intact", EXIT_INCOMPLETE: "incomplete but untampered",
+                   EXIT_INTEGRITY: "INTEGRITY PROBLEM"}[self.exit_code]
+        lines.append(f"{len(self.recordings)} recording(s): {summary} -> {verdict} "
+                     f"(exit {self.exit_code})")
+        return lines
+
+
+def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
+    pins: dict[str, Ed25519PublicKey] = {}
+    for path in paths:
+        device_id, key = load_device_pub(Path(path))
+        if device_id in pins and raw_public(pins[device_id]) != raw_public(key):
+            raise KeyFileError(f"{path}: a second, different key for device {device_id!r}")
+        pins[device_id] = key
+    return pins
+
+
+def find_recordings(root: Path) -> tuple[list[Path], list[Path]]:
+    """Recording directories and device.pub files under ``root``."""
+    recs, pubs = [], []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+        dirnames.sort()
+        if DEVICE_PUB in filenames:
+            pubs.append(Path(dirpath) / DEVICE_PUB)
+        if MANIFEST_NAME in filenames or any(SEG_FILE.match(f) for f in filenames):
+            recs.append(Path(dirpath))
+    return recs, pubs
+
+
+def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
+    """Check every recording under ``root``; pinned keys come from ``device_pubs``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EvidenceInputError(f"{root}: no such directory (give the offloaded data "
+                                 "directory of a device)")
+    pins = _load_pins(list(device_pubs))
+    rec_dirs, pub_files = find_recordings(root)
+    if not rec_dirs:
+        raise EvidenceInputError(f"{root}: no bodycam recordings found (expected "
+                                 "recordings/<id>/seg-*.bcs and manifest.bcm)")
+    report = VerifyReport(root)
+    tree_keys: dict[str, Ed25519PublicKey] = {}
+    if not pins:
+        for path in pub_files:
+            try:
+                device_id, key = load_device_pub(path)
+            except KeyFileError as exc:
+                report.notes.append(f"ignored {exc}")
+                continue
+            tree_keys.setdefault(device_id, key)
+        report.notes.append("no --device-pub given: device identity was NOT independently "
+                            "pinned; pass the device.pub registered by the custodian")
+    checks = []
+    for rec_dir in rec_dirs:
+        rec = RecordingCheck(rec_dir, str(rec_dir.relative_to(root)) or ".")
+        key = _resolve_key(rec, pins, tree_keys)
+        if key is not None or not pins:
+            check_recording(rec, root, key)
+        checks.append(rec)
+    by_device: dict[str, list[RecordingCheck]] = defaultdict(list)
+    for rec in checks:
+        by_device[rec.device_id].append(rec)
+    for recs in by_device.values():
+        check_chain(recs, root)
+    report.recordings = [RecordingResult(r) for r in sorted(
+        checks, key=lambda r: (r.device_id, r.recording_seq or 0, r.rel))]
+    return report
+
+
+def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
+                 tree_keys: dict[str, Ed25519PublicKey]) -> Ed25519PublicKey | None:
+    """Pick the key a recording is checked against, and say where it came from."""
+    doc = peek_json(rec.dir / MANIFEST_NAME)
+    if doc is None:
+        for p in sorted(rec.dir.glob("seg-*.bcs")):
+            if (doc := peek_json(p)) is not None:
+                break
+    device_id = doc.get("device_id") if doc else None
+    rec.device_id = device_id if isinstance(device_id, str) else ""
+    if pins:
+        key = pins.get(rec.device_id)
+        rec.key_source = PINNED
+        if key is None:
+            rec.add("foreign", rec.rel, "", f"device {rec.device_id or '?'!r} is not among "
+                    "the --device-pub keys given")
+        return key
+    if rec.device_id in tree_keys:
+        rec.key_source = TREE_PUB
+        return tree_keys[rec.device_id]
+    rec.key_source = EMBEDDED
+    try:
+        embedded = bytes.fromhex(doc["device_key"]) if doc else b""
+        key = Ed25519PublicKey.from_public_bytes(embedded)
+    except (ValueError, KeyError, TypeError):
+        return None
+    rec.notes.append(f"checked against key {key_id(embedded)[:16]} named in the files")
+    return key
