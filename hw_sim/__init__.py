@@ -1,1 +1,89 @@
-"""hw_sim"""
+"""The simulated world *under* the drivers: fake picamera2, RPi.GPIO and spidev.
+
+``install(world)`` puts the fakes into ``sys.modules`` under the libraries' real
+names before any driver is imported, so ``drivers/`` runs unchanged on top of
+them (gpiozero's mock pin factory is the model). See docs/SIMULATION.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hw_sim.world import World, current, set_current
+
+__all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
+
+#: Module names the fakes take over, in install order.
+FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "RPi", "RPi.GPIO", "spidev")
+
+_MISSING = object()
+_saved: dict[str, object] | None = None
+
+
+def install(world: World) -> None:
+    """Register the fake libraries under their real names and make ``world`` current.
+
+    ``spidev`` is registered only if ``hw_sim.fake_spidev`` exists (the display
+    simulation provides it). Installing again replaces the world and keeps the
+    originals saved by the first install, so :func:`uninstall` restores them.
+    """
+    global _saved
+    from hw_sim import fake_gpio, fake_picamera2
+
+    fakes: dict[str, types.ModuleType] = {
+        "picamera2": fake_picamera2,
+        "picamera2.encoders": fake_picamera2.encoders,
+        "picamera2.outputs": fake_picamera2.outputs,
+    }
+    gpio = fake_gpio.module()
+    rpi = types.ModuleType("RPi", "Simulated RPi package (hw_sim)")
+    rpi.__path__ = []  # a package, so "import RPi.GPIO" resolves through sys.modules
+    rpi.GPIO = gpio  # type: ignore[attr-defined]
+    fakes["RPi"] = rpi
+    fakes["RPi.GPIO"] = gpio
+    spidev = _optional("hw_sim.fake_spidev")
+    if spidev is not None:
+        fakes["spidev"] = spidev
+    if _saved is None:
+        _saved = {name: sys.modules.get(name, _MISSING) for name in FAKED}
+    for name in FAKED:
+        if name in fakes:
+            sys.modules[name] = fakes[name]
+    set_current(world)
+
+
+def uninstall() -> None:
+    """Put back whatever the names meant before :func:`install`; no world is current."""
+    global _saved
+    if _saved is not None:
+        for name, mod in _saved.items():
+            if mod is _MISSING:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = mod  # type: ignore[assignment]
+        _saved = None
+    set_current(None)
+
+
+@contextmanager
+def installed(world: World) -> Iterator[World]:
+    """``with installed(world):`` install for the block, uninstall after (tests)."""
+    install(world)
+    try:
+        yield world
+    finally:
+        uninstall()
+
+
+def _optional(name: str) -> types.ModuleType | None:
+    """Import ``name`` if the module exists; a missing dependency *inside* it still raises."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
