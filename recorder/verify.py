@@ -93,15 +93,15 @@ class RecordingResult:
         """Human-readable lines."""
         c = self.check
         t = c.totals()
-        amount = (f"{t['segments']} segment(s), {t['chunks']} chunks, {t['frames']} frames, "
-                  f"{t['seconds']:.3f} s verified")
+        amount = (f"verified {t['segments']} segment(s), {t['chunks']} chunks, "
+                  f"{t['frames']} frames, {t['seconds']:.3f} s")
         head = f"{c.rel}: {c.status.upper()}"
         if c.status == TRUNCATED:
             head += f" by power loss or storage failure; {amount}"
         elif c.status == INTACT:
             head += f"; {amount}"
         else:
-            head += f"; {amount} before the problem"
+            head += f" ({amount})"
         lines = [head]
         lines += [f"    {p.text()}" for p in c.problems if p.kind != TRUNCATED
                   or c.status == TRUNCATED]

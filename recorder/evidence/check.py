@@ -169,9 +169,8 @@ def check_recording(rec: RecordingCheck, root: Path, key: Ed25519PublicKey | Non
             place = f"byte {f.offset}" if f.offset is not None else "end of file"
             rec.add(f.kind, rel, place, f.message)
         h = scan.header
-        if h is None:
-            if scan.ok:  # cut before its header was complete: counts as that index
-                by_index.setdefault(file_index, []).append(scan)
+        if h is None:  # cut before its header was complete, or header unreadable
+            by_index.setdefault(file_index, []).append(scan)
             continue
         if h["device_id"] != rec.device_id and rec.device_id:
             rec.add(FOREIGN, rel, "header", f"segment of device {h['device_id']!r}, not "

@@ -159,3 +159,46 @@ def make_segment_chunks(first_frame: int, n_frames: int, gop: int = 10) -> list[
     pending.extend(take())
     emit()
     return chunks
+
+
+_CHUNK_CACHE: dict[tuple[int, int, int], list[Chunk]] = {}
+
+
+def chunks_for(first_frame: int, n_frames: int, gop: int = 10) -> list[Chunk]:
+    """Cached :func:`make_segment_chunks` (tests build many trees from the same video)."""
+    key = (first_frame, n_frames, gop)
+    if key not in _CHUNK_CACHE:
+        _CHUNK_CACHE[key] = make_segment_chunks(first_frame, n_frames, gop)
+    return _CHUNK_CACHE[key]
+
+
+def record(store: EvidenceStore, seg_frames: tuple[int, ...] = (25, 25, 25), *,
+           start_frame: int = 0, utc: float = 1_750_000_000.0, finish: bool = True,
+           bookmarks: tuple[int, ...] = ()) -> object:
+    """Write one recording the way the segmenter does; returns the Recording."""
+    rec = store.begin_recording(utc, "ntp", start_frame * 1_000_000 // FPS)
+    frame = start_frame
+    for n in seg_frames:
+        seg = rec.open_segment()
+        for ch in chunks_for(frame, n):
+            seg.write_chunk(ch.data, frames=ch.frames, first_pts_us=ch.first_pts_us,
+                            last_pts_us=ch.last_pts_us)
+        seg.sync()
+        rec.close_segment(seg)
+        frame += n
+    for pts in bookmarks:
+        rec.add_bookmark(pts, utc + pts / 1e6, f"mark {pts}")
+    if finish:
+        rec.finish()
+    return rec
+
+
+def record_offsets(path: Path) -> list[tuple[int, int, int]]:
+    """(offset, tag, total length) of each record of an evidence file."""
+    from recorder.evidence.framing import RECORD_HEAD, Record, iter_records
+    data = path.read_bytes()
+    out = []
+    for rec in iter_records(io.BytesIO(data), len(data)):
+        assert isinstance(rec, Record)
+        out.append((rec.offset, rec.tag, RECORD_HEAD.size + len(rec.body)))
+    return out
