@@ -47,9 +47,9 @@ class CameraSpec:
     (the default) it wins over the size a driver asks for, the way a camera may
     adjust a requested configuration: the firmware's 1080p device config then
     still runs fast in CI. Drivers must read the size back from the configuration
-    after ``configure()``. 640x480 was measured at a few hundred frames a second
-    of render+encode on one core (see docs/SIMULATION.md), so a 60 s scenario at
-    30 fps takes a few seconds.
+    after ``configure()``. 640x480 renders and encodes at about 500-600 frames a
+    second on one core of the CI machine (docs/SIMULATION.md), so the camera's
+    share of a 60 s scenario at 30 fps is about 3 s.
 
     ``bitrate`` is used when the encoder names neither bitrate, qp nor quality;
     None means picamera2's own rule (Quality.MEDIUM scaled to the frame size).
