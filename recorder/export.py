@@ -173,7 +173,7 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "exported_with_force": forced,
         "mp4": mp4.name, "mp4_sha256": digest, "frames": frames, "duration_s": dur, "fps": fps,
         "segments": [{"file": s.path.name, "sha256": s.sha256.hex(), "chunks": len(s.chunks)}
-                     for s in c.segments],
+                     for s in (c.usable if forced else c.segments) if s.chunks],
     }
 
 
@@ -197,7 +197,8 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
                             "the parts whose signatures verify")
             return item
         item.forced = True
-    segs = [s for s in c.segments if s.header is not None and s.chunks]
+    chosen = c.usable if item.forced else c.segments
+    segs = [s for s in chosen if s.header is not None and s.chunks]
     if not segs:
         item.outcome, item.message = EMPTY, "no verified video to export"
         return item

@@ -71,6 +71,9 @@ class RecordingCheck:
     manifest: ManifestScan | None = None
     segments: list[SegmentScan] = field(default_factory=list)  # good ones, in index order
     scans: list[SegmentScan] = field(default_factory=list)  # every segment file
+    #: One file per index, in order, whatever its state: its verified chunks are
+    #: what a forced export may use.
+    usable: list[SegmentScan] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     start_prev: str | None = None
@@ -223,6 +226,8 @@ def _check_sequence(rec: RecordingCheck, root: Path,
                         f"chain broken: {what}")
         if scan.ok:
             rec.segments.append(scan)
+        if scan.header is not None:
+            rec.usable.append(scan)
         prev = scan
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
