@@ -1,0 +1,49 @@
+# The README's two commands: `make demo` (simulated device) and `make test`.
+# Both set up the virtual environment first; a second run reuses it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SIM    := sim-data
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "bodycam needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+		{ echo "cannot create a virtual environment: on Debian run 'sudo apt install python3-venv'"; exit 2; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Provision a simulated device (custodian keys, device identity), run the demo
+# scenario on the virtual clock, then verify and export what it recorded.
+demo: setup
+	@test -f $(SIM)/custodian/custodian.key || $(BIN)/bodycam keys custodian --out $(SIM)/custodian
+	@test -f $(SIM)/identity/device.key || $(BIN)/bodycam keys device --device-id SIM-0001 \
+		--custodian-pub $(SIM)/custodian/custodian.pub --out $(SIM)/identity
+	$(BIN)/bodycam run --sim --fast --scenario hw_sim/scenarios/demo.toml \
+		--data-dir $(SIM)/evidence --identity $(SIM)/identity --display-out $(SIM)/display
+	$(BIN)/bodycam verify $(SIM)/evidence --device-pub $(SIM)/identity/device.pub
+	$(BIN)/bodycam export $(SIM)/evidence --custodian-key $(SIM)/custodian/custodian.key \
+		--device-pub $(SIM)/identity/device.pub --out $(SIM)/export
+	@echo "Exported recordings are in $(SIM)/export; the front panel's frames in $(SIM)/display."
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q -n 2
+
+# picamera2's output classes (CircularOutput2, FileOutput) are the baseline; they are
+# installed beside the venv, without libcamera, so the tests never see them.
+bench: setup
+	@test -d $(VENV)/bench-lib/picamera2 || $(BIN)/python -m pip install --quiet --no-deps \
+		--target $(VENV)/bench-lib 'picamera2==0.3.38'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(SIM) .pytest_cache .ruff_cache .hypothesis

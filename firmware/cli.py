@@ -1,0 +1,149 @@
+"""``bodycam``: the command line (run the daemon, make keys, verify and export evidence).
+
+Exit codes, the same for every subcommand (see docs/CLI.md):
+
+- 0: success (``verify``: everything intact)
+- 1: an integrity problem in evidence, or the daemon ended in a fault
+- 2: usage or input error (bad flag, config, scenario, key file, path)
+- 3: ``verify``/``export``: evidence incomplete (power loss) but untampered
+
+User mistakes never print a traceback: every :class:`BodycamError` becomes one
+line on stderr naming the problem and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from recorder.errors import BodycamError
+
+from . import __version__
+
+log = logging.getLogger("bodycam")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every input error
+        self.exit(2, f"bodycam: {message} (see bodycam {self.prog.split()[-1]} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; flags may grow, the ones in DESIGN.md stay."""
+    p = _Parser(prog="bodycam", description="Body-worn camera firmware and evidence tools.")
+    p.add_argument("--version", action="version", version=f"bodycam {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run the camera daemon (on the device, or --sim)")
+    r.add_argument("--config", type=Path, help="TOML configuration (docs/CONFIG.md)")
+    r.add_argument("--sim", action="store_true", help="run on the simulated hardware")
+    r.add_argument("--scenario", type=Path, help="scenario TOML for --sim (docs/SIMULATION.md)")
+    r.add_argument("--fast", action="store_true", help="--sim: run on a virtual clock, fast")
+    r.add_argument("--duration", type=float, help="stop after this many seconds")
+    r.add_argument("--data-dir", type=Path, help="evidence directory (overrides storage.data_dir)")
+    r.add_argument("--identity", type=Path, help="device identity directory (overrides identity.dir)")
+    r.add_argument("--display-out", type=Path, help="--sim: write the front panel's frames here")
+    r.add_argument("--verbose", "-v", action="store_true", help="log debug detail")
+
+    k = sub.add_parser("keys", help="create custodian or device keys")
+    ksub = k.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    kc = ksub.add_parser("custodian", help="the evidence office's X25519 key pair")
+    kc.add_argument("--out", type=Path, required=True)
+    kd = ksub.add_parser("device", help="a device identity (Ed25519) bound to a custodian key")
+    kd.add_argument("--device-id", required=True)
+    kd.add_argument("--custodian-pub", type=Path, required=True)
+    kd.add_argument("--out", type=Path, required=True)
+
+    v = sub.add_parser("verify", help="check evidence: signatures, chains, completeness")
+    v.add_argument("dir", type=Path)
+    v.add_argument("--device-pub", type=Path, action="append", default=[])
+    v.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("export", help="decrypt and join recordings into MP4 files")
+    e.add_argument("dir", type=Path)
+    e.add_argument("--custodian-key", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--device-pub", type=Path, action="append", default=[])
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--force", action="store_true", help="export even what fails verification")
+    return p
+
+
+def _setup_logging(verbose: bool) -> None:
+    # journald adds its own time stamps; the priority prefix lets it set the level.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("libav").setLevel(logging.ERROR)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from recorder import keys
+
+    if args.kind == "custodian":
+        priv, pub = keys.create_custodian(args.out)
+        print(f"custodian private key: {priv} (mode 0600)")
+        print(f"custodian public key:  {pub}")
+        print("Keep the private key in the evidence office. It must NEVER be copied to a device;")
+        print("give devices only the public key.")
+    else:
+        paths = keys.create_device(args.device_id, args.custodian_pub, args.out)
+        for path in paths:
+            print(f"wrote {path}")
+        print(f"Register {args.out / 'device.pub'} with the evidence office for device {args.device_id}.")
+    return 0
+
+
+def _report(report, as_json: bool) -> int:
+    if as_json:
+        print(report.to_json())
+    else:
+        for line in report.text_lines():
+            print(line)
+    return report.exit_code
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from recorder.verify import verify_tree
+
+    return _report(verify_tree(args.dir, args.device_pub), args.json)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from recorder.export import export_tree
+
+    return _report(
+        export_tree(args.dir, args.custodian_key, args.out, args.device_pub, args.force), args.json
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run import run
+
+    _setup_logging(args.verbose)
+    summary = run(args)
+    if summary is not None:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bodycam`` console script."""
+    args = build_parser().parse_args(argv)
+    handlers = {"run": _cmd_run, "keys": _cmd_keys, "verify": _cmd_verify, "export": _cmd_export}
+    try:
+        return handlers[args.command](args)
+    except BodycamError as e:
+        print(f"bodycam: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The device daemon: pre-record in standby, record on the start gesture, stop on hold.
+
+States:
+
+- ``standby``: the camera runs; the pre-record buffer (RAM only) holds the
+  last N seconds when pre-record is on (or armed).
+- ``recording``: the pre-roll has been written; every packet goes straight to
+  the segment writer, which seals and fsyncs as it goes.
+- ``stopping``: the segment in progress is being closed and the manifest signed.
+- ``fault``: storage failed under a recording; the camera keeps running and
+  pre-record with it, and the officer can try again.
+
+Every callback runs on the clock's loop, so this class holds no locks.
+Every transition is logged to stderr and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.button import Button
+from drivers.camera import Camera
+from drivers.clock import Clock, Timer
+from recorder.packet import Packet
+from recorder.ringbuffer import PreRecordBuffer
+from recorder.segmenter import RecordingStats, RecordingWriter
+
+from .gestures import GestureRecognizer
+
+log = logging.getLogger("bodycam")
+
+STANDBY, RECORDING, STOPPING, FAULT = "standby", "recording", "stopping", "fault"
+HOUSEKEEPING_S = 0.25
+
+
+@dataclass
+class Summary:
+    """What a run of the daemon produced (printed by ``bodycam run``)."""
+
+    recordings: list[tuple[str, RecordingStats]]
+    refused: int
+    transitions: list[tuple[float, str, str, str]]
+
+
+class Daemon:
+    """Wires camera, button, buffer and evidence writer together on one clock."""
+
+    def __init__(
+        self,
+        conf: dict[str, dict[str, Any]],
+        clock: Clock,
+        *,
+        store: Any | None,
+        audit: Any,
+        key_problem: str | None = None,
+        on_state: Callable[[str], None] | None = None,
+    ) -> None:
+        self.conf = conf
+        self.clock = clock
+        self.store = store
+        self.audit = audit
+        self.key_problem = key_problem if store is None else None
+        self.on_state = on_state
+        self.state = STANDBY
+        pre = conf["prerecord"]
+        self.prerecord_mode: str = pre["mode"]
+        self.armed = self.prerecord_mode == "on"
+        self.buffer = PreRecordBuffer(
+            seconds=pre["seconds"],
+            max_bytes=pre["max_mib"] * 1024 * 1024,
+            on_shortfall=self._buffer_shortfall,
+        )
+        self.writer: RecordingWriter | None = None
+        self.camera: Camera | None = None
+        self.button: Button | None = None
+        self.gestures = GestureRecognizer(
+            clock,
+            self._gesture,
+            hold_seconds=conf["button"]["hold_seconds"],
+            double_press_seconds=conf["button"]["double_press_seconds"],
+        )
+        self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
+        self._last_packet_at: float | None = None
+        self._recording_since: float | None = None
+        self._housekeeping: Timer | None = None
+        self._terminate = False
+        self._stopped = False
+        self.started_at = clock.monotonic()
+        self.summary = Summary([], 0, [])
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the camera and the button, and begin pre-recording."""
+        cam, btn = self.conf["camera"], self.conf["button"]
+        self.started_at = self.clock.monotonic()
+        self.audit.append("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds)
+        if self.key_problem:
+            log.error("%s", self.key_problem)
+            self.audit.append("key_missing", problem=self.key_problem)
+        self.camera = Camera(
+            self.clock,
+            self.on_packet,
+            width=cam["width"],
+            height=cam["height"],
+            fps=cam["fps"],
+            bitrate=cam["bitrate"],
+            gop_seconds=cam["gop_seconds"],
+            lores=(cam["lores_width"], cam["lores_height"]),
+        )
+        self.button = Button(
+            btn["pin"],
+            self.clock,
+            self._button_changed,
+            active_low=btn["active_low"],
+            debounce_ms=btn["debounce_ms"],
+        )
+        self.camera.start()
+        log.info(
+            "standby: camera %s %dx%d@%d, pre-record %s (%g s)",
+            self.camera.model, cam["width"], cam["height"], cam["fps"],
+            self.prerecord_mode, self.buffer.seconds,
+        )
+        self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
+
+    def request_stop(self) -> None:
+        """Ask for a clean shutdown; safe from a signal handler (only sets a flag)."""
+        self._terminate = True
+
+    def shutdown(self) -> None:
+        """Close any recording, stop the camera, drop the pre-record buffer."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.state == RECORDING:
+            self.stop_recording("shutdown")
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        if self.camera is not None:
+            self.camera.close()
+        if self.button is not None:
+            self.button.close()
+        self.buffer.clear()
+        self.audit.append("shutdown")
+        self._checkpoint()
+        log.info("shut down cleanly")
+        self.clock.stop()
+
+    # -- events ----------------------------------------------------------------------------
+
+    def on_packet(self, pkt: Packet) -> None:
+        """An encoded frame from the camera (on the loop)."""
+        now_us = round(self.clock.monotonic() * 1e6)
+        offset = now_us - pkt.pts_us
+        if self._pts_offset_us is None or offset < self._pts_offset_us:
+            self._pts_offset_us = offset
+        self._last_packet_at = self.clock.monotonic()
+        if self.state == RECORDING and self.writer is not None:
+            try:
+                self.writer.write(pkt)
+            except OSError as e:
+                self._storage_failed(e)
+        elif self.armed and self.prerecord_mode != "off":
+            self.buffer.append(pkt)
+
+    def _button_changed(self, pressed: bool, t: float) -> None:
+        self.audit.append("button", pressed=pressed, t=round(t, 4))
+        if pressed:
+            self.gestures.pressed(t)
+        else:
+            self.gestures.released(t)
+
+    def _gesture(self, name: str, t_down: float) -> None:
+        log.debug("gesture %s (began %.3f)", name, t_down)
+        if self._recording_since is not None and t_down <= self._recording_since:
+            return  # the tail of the gesture that started this recording
+        start = self.conf["gestures"]["start"]
+        if self.state in (STANDBY, FAULT):
+            if self.prerecord_mode == "armed" and not self.armed:
+                if name == "press":
+                    self._arm(True)
+                return
+            if self.prerecord_mode == "armed" and name == "hold":
+                self._arm(False)
+                return
+            if name == ("down" if start == "press" else "double_press"):
+                self.start_recording(t_down)
+        elif self.state == RECORDING:
+            if name == "hold":
+                self.stop_recording("hold")
+            elif name == "press" and self.conf["gestures"]["bookmark"]:
+                self._bookmark(t_down)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def start_recording(self, t_trigger: float) -> None:
+        """Start a recording whose pre-roll is measured back from ``t_trigger``."""
+        if self.store is None:
+            self.summary.refused += 1
+            msg = self.key_problem or "no evidence store"
+            log.error("recording refused: %s", msg)
+            self.audit.append("record_refused", reason=msg)
+            return
+        trigger_us = self._sensor_us(t_trigger)
+        preroll = self.buffer.take(trigger_us) if trigger_us is not None else []
+        first_us = preroll[0].pts_us if preroll else trigger_us
+        utc_start = self._utc_of(first_us) if first_us is not None else self.clock.time()
+        cam, rec_conf = self.conf["camera"], self.conf["recording"]
+        try:
+            rec = self.store.begin_recording(
+                utc_start=utc_start,
+                clock_source=self.clock.source(),
+                start_pts_us=first_us if first_us is not None else 0,
+            )
+            self.writer = RecordingWriter(
+                rec,
+                width=cam["width"],
+                height=cam["height"],
+                fps=cam["fps"],
+                segment_seconds=rec_conf["segment_seconds"],
+                fsync_interval=rec_conf["fsync_interval"],
+                chunk_max_bytes=rec_conf["chunk_max_kib"] * 1024,
+            )
+            self._recording_since = self.clock.monotonic()
+            self._set_state(RECORDING, f"recording {rec.id}")
+            self.writer.write_preroll(preroll)
+        except OSError as e:
+            self._storage_failed(e)
+            return
+        preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
+        log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
+        self.audit.append("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
+
+    def stop_recording(self, why: str) -> None:
+        """Close the segment in progress and sign the recording's manifest."""
+        writer = self.writer
+        if writer is None:
+            return
+        self._set_state(STOPPING, why)
+        try:
+            stats = writer.close()
+        except OSError as e:
+            self.writer = None
+            self._storage_failed(e)
+            return
+        self.writer = None
+        self._recording_since = None
+        self.summary.recordings.append((writer.recording_id, stats))
+        log.info(
+            "recording %s closed: %d frames in %d segment(s)",
+            writer.recording_id, stats.frames, stats.segments,
+        )
+        self.audit.append(
+            "recording_stopped", recording=writer.recording_id, frames=stats.frames,
+            segments=stats.segments,
+        )
+        self._checkpoint()
+        self._set_state(STANDBY, "recording closed")
+
+    def _bookmark(self, t: float) -> None:
+        pts = self._sensor_us(t)
+        if self.writer is None or pts is None:
+            return
+        try:
+            self.writer.bookmark(pts, self._utc_of(pts))
+        except OSError as e:
+            self._storage_failed(e)
+            return
+        log.info("bookmark at %.3f", t)
+        self.audit.append("bookmark", recording=self.writer.recording_id, pts_us=pts)
+
+    def _arm(self, on: bool) -> None:
+        self.armed = on
+        if not on:
+            self.buffer.clear()
+        log.info("pre-record %s", "armed" if on else "disarmed; buffer discarded")
+        self.audit.append("prerecord_armed" if on else "prerecord_disarmed")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self._terminate:
+            self.shutdown()
+            return
+        if self.writer is not None and self._pts_offset_us is not None:
+            try:
+                self.writer.flush_due(self._sensor_us(self.clock.monotonic()) or 0)
+            except OSError as e:
+                self._storage_failed(e)
+        self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
+
+    def _sensor_us(self, t_monotonic: float) -> int | None:
+        if self._pts_offset_us is None:
+            return None
+        return round(t_monotonic * 1e6) - self._pts_offset_us
+
+    def _utc_of(self, pts_us: int) -> float:
+        now = self.clock.monotonic()
+        sensor_now = self._sensor_us(now)
+        assert sensor_now is not None
+        return self.clock.time() - (sensor_now - pts_us) / 1e6
+
+    def _set_state(self, new: str, why: str) -> None:
+        old, self.state = self.state, new
+        self.summary.transitions.append((self.clock.monotonic(), old, new, why))
+        log.info("state %s -> %s (%s)", old, new, why)
+        self.audit.append("state", old=old, new=new, why=why)
+        if self.on_state is not None:
+            self.on_state(new)
+
+    def _storage_failed(self, e: OSError) -> None:
+        log.error("storage failed: %s; recording stopped, pre-record continues", e)
+        self.audit.append("storage_error", error=str(e))
+        self.writer = None
+        self._recording_since = None
+        self._set_state(FAULT, f"storage error: {e.strerror or e}")
+
+    def _checkpoint(self) -> None:
+        # A signed checkpoint pins the audit chain so far to this device's key.
+        if getattr(self.audit, "signer", None) is not None:
+            self.audit.checkpoint()
+
+    def _buffer_shortfall(self, covered: float, wanted: float) -> None:
+        self.audit.append("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
+
+
+def default_audit_path(data_dir: Path) -> Path:
+    """Where the audit log lives under the data directory."""
+    return data_dir / "audit.log"

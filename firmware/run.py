@@ -1,0 +1,174 @@
+"""``bodycam run``: assemble the daemon on the device's hardware or the simulated one.
+
+The two paths differ only below the drivers: with ``--sim`` the simulated
+``picamera2``/``RPi.GPIO``/``spidev`` are installed under their real names and
+the clock is the simulation's; the daemon and drivers are the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recorder.errors import BodycamError, KeyFileError
+
+from . import config as configmod
+from .daemon import Daemon, default_audit_path
+
+log = logging.getLogger("bodycam")
+
+#: Camera keys the simulation picks itself unless the config file sets them:
+#: 1080p through libx264 would make a 60 s scenario take minutes on 2 cores.
+SIM_CAMERA = {"width": 640, "height": 480, "lores_width": 320, "lores_height": 240}
+
+
+def load_config(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The checked configuration with the command line's overrides applied."""
+    base = configmod.defaults()
+    if args.sim:
+        base["camera"].update(SIM_CAMERA)
+    conf = configmod.load(args.config, base) if args.config else base
+    if args.data_dir:
+        conf["storage"]["data_dir"] = str(args.data_dir)
+    if args.identity:
+        conf["identity"]["dir"] = str(args.identity)
+    return conf
+
+
+def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, Any, str | None]:
+    """(store, audit log, key problem). Without a usable identity there is no store:
+    the daemon runs (pre-record, display) but refuses to record: fail closed."""
+    from recorder import keys
+    from recorder.evidence import EvidenceStore
+    from recorder.evidence.auditlog import AuditLog
+
+    data_dir = Path(conf["storage"]["data_dir"])
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BodycamError(f"{data_dir}: cannot create the data directory ({e.strerror})") from None
+    identity, problem = None, None
+    try:
+        identity = keys.load_identity(Path(conf["identity"]["dir"]))
+    except KeyFileError as e:
+        problem = f"no usable device identity, recording disabled: {e.message}"
+    audit = AuditLog(default_audit_path(data_dir), identity.signing_key if identity else None,
+                     clock=clock)
+    for note in audit.notes:
+        log.warning("audit log: %s", note)
+    store = None
+    if identity is not None:
+        store = EvidenceStore(data_dir, identity)
+        for line in store.recover():
+            log.warning("recovery: %s", line)
+            audit.append("recovery", detail=line)
+    return store, audit, problem
+
+
+def run(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
+    if not args.sim and (args.scenario or args.fast or args.display_out):
+        raise BodycamError("--scenario, --fast and --display-out need --sim")
+    conf = load_config(args)
+    scenario = None
+    if args.sim:
+        from hw_sim.scenario import load_scenario
+
+        if args.scenario:
+            try:
+                scenario = load_scenario(args.scenario)
+            except ValueError as e:  # hw_sim.scenario.ScenarioError: one line, file:line key
+                raise BodycamError(f"{e}; see docs/SIMULATION.md") from None
+    duration = args.duration if args.duration is not None else (
+        scenario.duration if scenario is not None else None
+    )
+
+    world = _simulated_world(conf, args.fast) if args.sim else None
+    try:
+        if world is not None:
+            clock: Any = world.clock
+        else:
+            from drivers.clock import SystemClock
+
+            clock = SystemClock()
+        store, audit, problem = _open_evidence(conf, clock)
+        daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
+        try:
+            _run_daemon(daemon, clock, world, scenario, duration)
+        finally:
+            audit.close()
+    finally:
+        if world is not None:
+            import hw_sim
+
+            hw_sim.uninstall()
+    return _summary(daemon, conf, clock)
+
+
+def _simulated_world(conf: dict[str, dict[str, Any]], fast: bool) -> Any:
+    """The simulated hardware, installed under the drivers (hw_sim.install)."""
+    import hw_sim
+    from hw_sim.clock import VirtualClock
+    from hw_sim.world import CameraSpec, World
+
+    cam = conf["camera"]
+    world = World(
+        VirtualClock(fast=fast),
+        camera=CameraSpec(
+            size=(cam["width"], cam["height"]),
+            fps=cam["fps"],
+            gop_seconds=cam["gop_seconds"],
+            bitrate=cam["bitrate"],
+            lores_size=(cam["lores_width"], cam["lores_height"]),
+        ),
+        button_pin=conf["button"]["pin"],
+        button_active_low=conf["button"]["active_low"],
+    )
+    hw_sim.install(world)
+    return world
+
+
+def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration: float | None) -> None:
+    """Start, run the loop until shutdown (duration, signal), close cleanly."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %s: closing down", signal.Signals(signum).name)
+        daemon.request_stop()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.start()
+        if scenario is not None:
+            scenario.schedule(world)
+        if duration is not None:
+            if world is not None:  # scenario time 0 is the camera's first frame
+                world.on_frame_origin(lambda origin: clock.call_at(origin + duration, daemon.shutdown))
+            else:
+                clock.call_later(duration, daemon.shutdown)
+        clock.run()
+        daemon.shutdown()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dict[str, Any]:
+    return {
+        "data_dir": conf["storage"]["data_dir"],
+        "ended_utc": datetime.fromtimestamp(clock.time(), UTC).isoformat().replace("+00:00", "Z"),
+        "recordings": [
+            {"id": rid, "frames": st.frames, "segments": st.segments,
+             "seconds": round(((st.last_pts_us or 0) - (st.first_pts_us or 0)) / 1e6, 3)}
+            for rid, st in daemon.summary.recordings
+        ],
+        "transitions": [
+            {"t": round(t - daemon.started_at, 3), "from": old, "to": new, "why": why}
+            for t, old, new, why in daemon.summary.transitions
+        ],
+        "refused": daemon.summary.refused,
+        "final_state": daemon.state,
+    }
