@@ -34,7 +34,7 @@ NO_SIGNAL_GREY = (40, 40, 40)
 #: ergonomics guidance asks for text read at arm's length.
 ALERT_MIN_CAP = 20
 NOTICE_MIN_CAP = 20
-REC_MIN_CAP = 22
+REC_MIN_CAP = 20
 PRERECORD_MIN_CAP = 14
 
 #: Alerts in the warning class get an amber banner, the rest a red one.
@@ -98,22 +98,23 @@ def _rec_badge(draw: ImageDraw.ImageDraw, size: tuple[int, int], spec: Spec,
     inset = _border(size) + _margin(size)
     label = text("rec_badge", spec.language)
     avail = w - 2 * inset
-    for cap in (30, 28, 26, 24, REC_MIN_CAP):
+    for cap in (30, 28, 26, 24, 22, REC_MIN_CAP, 18, 16):  # the last two: narrow fonts only
         f = face_for_cap(cap)
-        pad = max(6, cap // 3)
+        pad = max(5, cap // 4)
         badge_w = 3 * pad + cap + f.width(label)
         if badge_w <= avail:
             break
-    badge_h = cap + 2 * pad
+    vpad = max(8, cap // 2)  # a tall badge reads as "big" from across the street
+    badge_h = cap + 2 * vpad
     x0, y0 = inset, inset
     rect = (x0, y0, x0 + badge_w, y0 + badge_h)
     draw.rounded_rectangle(rect, radius=pad, fill=REC_RED)
-    dot = (x0 + pad, y0 + pad, x0 + pad + cap, y0 + pad + cap)
+    dot = (x0 + pad, y0 + vpad, x0 + pad + cap, y0 + vpad + cap)
     if spec.dot_on:
         draw.ellipse(dot, fill=WHITE)
     boxes["rec_badge"] = [rect]
     boxes["rec_dot"] = [dot]
-    boxes["rec_text"] = _text_block(draw, f, [label], x0 + 2 * pad + cap, y0 + pad, WHITE)
+    boxes["rec_text"] = _text_block(draw, f, [label], x0 + 2 * pad + cap, y0 + vpad, WHITE)
     return rect
 
 

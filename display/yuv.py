@@ -22,7 +22,8 @@ import numpy as np
 
 from display.rgb565 import DTYPE
 
-#: libcamera/picamera2 colour space names -> (Kr, Kb, full_range)
+#: libcamera/picamera2 colour space names (any case) -> (Kr, Kb, full_range). picamera2
+#: picks Smpte170m for video configurations below 1280x720 and Rec709 from there up.
 COLOUR_SPACES: dict[str, tuple[float, float, bool]] = {
     "rec709": (0.2126, 0.0722, False),
     "smpte170m": (0.299, 0.114, False),
@@ -32,7 +33,7 @@ COLOUR_SPACES: dict[str, tuple[float, float, bool]] = {
 
 def yuv_to_rgb_float(y: np.ndarray, u: np.ndarray, v: np.ndarray, colour_space: str) -> np.ndarray:
     """Exact YCbCr -> RGB in [0, 1] (float64, ``(..., 3)``): the reference the table is built from."""
-    kr, kb, full = COLOUR_SPACES[colour_space]
+    kr, kb, full = COLOUR_SPACES[colour_space.lower()]
     kg = 1.0 - kr - kb
     y = np.asarray(y, dtype=np.float64)
     u = np.asarray(u, dtype=np.float64)
@@ -109,4 +110,4 @@ def to_rgb565(lores: np.ndarray, size: tuple[int, int], mirror: bool,
     v = flat.take(iv)
     v >>= 3
     idx |= v
-    return colour_table(colour_space).take(idx).reshape(int(size[1]), int(size[0]))
+    return colour_table(colour_space.lower()).take(idx).reshape(int(size[1]), int(size[0]))
