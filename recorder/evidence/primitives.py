@@ -96,7 +96,7 @@ def chunk_aad(header_hash: bytes, meta: bytes) -> bytes:
 
 
 def seal_chunk(aead: AESGCM, prefix: bytes, header_hash: bytes, meta: bytes,
-               index: int, last: bool, plaintext: bytes) -> bytes:
+               index: int, last: bool, plaintext: bytes | memoryview) -> bytes:
     """Encrypt one STREAM chunk."""
     return aead.encrypt(stream_nonce(prefix, index, last), plaintext, chunk_aad(header_hash, meta))
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from recorder.evidence import canonical
 from recorder.evidence.framing import (
+    RECORD_HEAD,
     SEGMENT_MAGIC,
     TAG_CHUNK,
     TAG_HEADER,
@@ -105,10 +106,13 @@ class Segment:
         assert self._aead is not None
         meta = chunk_meta(index, last, frames, first, last_pts)
         ct = seal_chunk(self._aead, self._prefix, self.header_hash, meta, index, last,
-                        bytes(plaintext))
-        sig = self._signer.sign(chunk_message(self.header_hash, index, sha256(meta + ct),
+                        plaintext)
+        digest = hashlib.sha256(meta)
+        digest.update(ct)
+        sig = self._signer.sign(chunk_message(self.header_hash, index, digest.digest(),
                                               prev_sig))
-        return record(TAG_CHUNK, meta + ct + sig), sig
+        head = RECORD_HEAD.pack(TAG_CHUNK, len(meta) + len(ct) + len(sig))
+        return b"".join((head, meta, ct, sig)), sig
 
     def write_chunk(self, plaintext: bytes, *, frames: int, first_pts_us: int,
                     last_pts_us: int) -> None:
@@ -133,7 +137,7 @@ class Segment:
                                                last_pts_us, piece, prev_sig)
             out.append(rec)
             index += 1
-        self._append(b"".join(out))
+        self._append(out[0] if len(out) == 1 else b"".join(out))
         self._next_index, self._prev_sig = index, prev_sig
         self.frames += frames
         self.payload_bytes += len(view)
