@@ -22,15 +22,20 @@ def _output_class() -> type:
     class PacketOutput(Output):
         """Forwards encoded frames as Packets to a callback on the clock's loop."""
 
-        def __init__(self, clock: Clock, on_packet: Callable[[Packet], None]) -> None:
+        def __init__(self, clock: Clock, on_packet: Callable[[Packet], None], encoder: Any) -> None:
             super().__init__()
             self._clock = clock
             self._on_packet = on_packet
+            self._encoder = encoder
 
         def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
             if not self.recording or timestamp is None:
                 return
-            pkt = Packet(bytes(frame), bool(keyframe), int(timestamp), AUDIO if audio else VIDEO)
+            # picamera2 subtracts the first frame's sensor time, and starts again from 0
+            # when the encoder restarts; adding it back keeps one monotonic timeline.
+            first = getattr(self._encoder, "firsttimestamp", None) or 0
+            pkt = Packet(bytes(frame), bool(keyframe), int(timestamp) + int(first),
+                         AUDIO if audio else VIDEO)
             self._clock.call_soon_threadsafe(self._on_packet, pkt)
 
     return PacketOutput
@@ -69,7 +74,7 @@ class Camera:
         self._encoder = H264Encoder(
             bitrate=bitrate, repeat=True, iperiod=max(1, round(gop_seconds * fps))
         )
-        self._output = _output_class()(clock, on_packet)
+        self._output = _output_class()(clock, on_packet, self._encoder)
         self.running = False
 
     @property

@@ -12,9 +12,9 @@ AUDIO = 1
 class Packet:
     """One encoded access unit as an encoder hands it to an ``Output``.
 
-    ``pts_us`` is the encoder's timestamp in microseconds: picamera2 hands an
-    ``Output`` the sensor timestamp minus that of the first encoded frame, so it
-    is monotonic sensor time, never wall-clock time. ``stream`` separates video from audio so the
+    ``pts_us`` is the sensor timestamp in microseconds (the camera driver adds
+    back the first-frame time picamera2 subtracts): monotonic across camera
+    restarts, never wall-clock time. ``stream`` separates video from audio so the
     ring buffer can hold both once audio lands.
     """
 
