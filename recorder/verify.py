@@ -211,7 +211,11 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
         rec = RecordingCheck(rec_dir, str(rec_dir.relative_to(root)) or ".")
         key = _resolve_key(rec, pins, tree_keys)
         if key is not None or not pins:
-            check_recording(rec, root, key)
+            try:
+                check_recording(rec, root, key)
+            except OSError as exc:
+                rec.add("malformed", rec.rel, "", f"cannot read the directory: "
+                        f"{exc.strerror or exc}")
         checks.append(rec)
     by_device: dict[str, list[RecordingCheck]] = defaultdict(list)
     for rec in checks:

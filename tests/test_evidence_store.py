@@ -264,3 +264,17 @@ def test_large_chunk_is_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert seg.chunks == -(-len(data) // 4096) and seg.frames == 25
     rec.finish()
     assert check(tmp_path / "d", tmp_path, ident) == (EXIT_OK, ["intact"])
+
+
+def test_closing_an_already_closed_segment_leaves_the_chain_alone(tmp_path: Path) -> None:
+    ident = identity()
+    store = EvidenceStore(tmp_path / "d", ident)
+    rec = store.begin_recording(1_750_000_000.0, "ntp", 0)
+    first = rec.open_segment()
+    second = rec.open_segment()  # closes the first
+    head = store.chain.head
+    rec.close_segment(first)
+    assert store.chain.head == head
+    rec.close_segment(second)
+    rec.finish()
+    assert check(tmp_path / "d", tmp_path, ident) == (EXIT_OK, ["intact"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -234,3 +235,16 @@ def test_wrong_pin_is_foreign(tree: dict, tmp_path: Path) -> None:
     report = verify_tree(tree["root"], [pub])
     assert report.exit_code == EXIT_INTEGRITY
     assert {r.status for r in report.recordings} == {"foreign"}
+
+
+def test_special_files_and_empty_trees(tree: dict, tmp_path: Path) -> None:
+    from recorder.errors import EvidenceInputError
+    with pytest.raises(EvidenceInputError):
+        verify_tree(tmp_path / "nothing-here", [])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvidenceInputError, match="no bodycam recordings"):
+        verify_tree(tmp_path / "empty", [])
+    fifo = tree["r2"] / "seg-000009.bcs"
+    os.mkfifo(fifo)  # a hostile tree must not make the verifier hang
+    code, status, _ = verdict(tree)
+    assert code == EXIT_OK and status[tree["r2"].name] == "intact"

@@ -118,6 +118,8 @@ class RecordingCheck:
 def peek_json(path: Path) -> dict[str, Any] | None:
     """The first record's JSON of a segment or manifest, unverified (to learn ids)."""
     try:
+        if not path.is_file():  # never open a FIFO or device a hostile tree plants
+            return None
         with open(path, "rb") as f:
             head = f.read(MAGIC_LEN + RECORD_HEAD.size)
             if len(head) < MAGIC_LEN + RECORD_HEAD.size:
@@ -141,7 +143,7 @@ def _rel(path: Path, root: Path) -> str:
 def check_recording(rec: RecordingCheck, root: Path, key: Ed25519PublicKey | None) -> None:
     """Scan and cross-check the files of one recording directory."""
     mpath = rec.dir / MANIFEST_NAME
-    if mpath.exists():
+    if mpath.is_file():
         rec.manifest = scan_manifest(mpath, key)
         for f in rec.manifest.findings:
             rec.add(f.kind, _rel(mpath, root), "manifest", f.message)

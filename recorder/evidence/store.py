@@ -121,6 +121,8 @@ class Recording:
         """Final chunk, signed trailer, fsync; the data key is dropped even on error."""
         if self._open is seg:
             self._open = None
+        if seg.closed:  # closed before (e.g. by open_segment): the chain has moved on
+            return
         chain = self._store.chain
         try:
             seg.close(_us(self._store.now()))
