@@ -248,3 +248,13 @@ def test_special_files_and_empty_trees(tree: dict, tmp_path: Path) -> None:
     os.mkfifo(fifo)  # a hostile tree must not make the verifier hang
     code, status, _ = verdict(tree)
     assert code == EXIT_OK and status[tree["r2"].name] == "intact"
+
+
+def test_without_any_device_pub_identity_is_not_established(tree: dict) -> None:
+    (tree["root"] / "device.pub").unlink()
+    report = verify_tree(tree["root"], [])
+    assert report.exit_code == EXIT_OK
+    doc = report.as_dict()
+    assert all("NOT established" in r["key"] for r in doc["recordings"])
+    import json
+    assert json.loads(report.to_json())["counts"] == {"intact": 2}
