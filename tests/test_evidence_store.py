@@ -278,3 +278,15 @@ def test_closing_an_already_closed_segment_leaves_the_chain_alone(tmp_path: Path
     rec.close_segment(second)
     rec.finish()
     assert check(tmp_path / "d", tmp_path, ident) == (EXIT_OK, ["intact"])
+
+
+def test_power_cut_while_creating_a_segment(tmp_path: Path) -> None:
+    ident = identity()
+    root = tmp_path / "d"
+    rec = record(EvidenceStore(root, ident), (25,), finish=False)
+    (rec.dir / "seg-000001.bcs").write_bytes(b"BCAMS")  # cut inside the magic
+    lines = EvidenceStore(root, ident).recover()
+    assert "seg-000001.bcs" in lines[0]
+    man = scan_manifest(rec.dir / "manifest.bcm", None).doc
+    assert [s["complete"] for s in man["segments"]] == [True, False]
+    assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated"])
