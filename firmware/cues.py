@@ -1,0 +1,355 @@
+"""What the officer sees, hears and feels: cue patterns on the LED, vibration and buzzer lines.
+
+The officer presses the button without looking, so every state change answers
+with a pattern they can tell apart by feel and sound (docs/CUES.md):
+
+- ``start``: 2 short pulses on all lines, then the red LED stays lit while recording;
+- ``reminder``: every ``reminder_seconds`` while recording, 2 short pulses of
+  vibration and buzzer (the LED stays lit);
+- ``stop``: one long pulse on all lines, the LED dark after it;
+- ``bookmark``: one short pulse of vibration and buzzer;
+- ``armed`` / ``disarmed``: one short / one medium pulse on all lines;
+- ``fault``: 3 groups of 3 fast pulses on all lines.
+
+Patterns are timers on the daemon's clock, never sleeps, so they cannot hold
+up the recording path or the button: a call returns after switching the first
+step. A new cue pre-empts the one in progress (its timers are cancelled and the
+lines go straight to the new pattern's first step). Stealth switches every line
+off at once and silences every cue until it ends; the cues are still written to
+the audit log, marked as silenced. All methods run on the clock's loop, like the
+rest of the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.clock import Clock, Timer
+from drivers.cue_lines import NAMES, CueLines
+
+log = logging.getLogger("bodycam")
+
+#: A short pulse: on, then off (seconds). Start, reminder, bookmark, armed.
+SHORT_ON, SHORT_OFF = 0.150, 0.150
+#: The stop pulse: long enough to feel different from any short one.
+LONG_ON = 1.0
+#: The disarm pulse: between short and long, so arm and disarm differ by feel.
+MEDIUM_ON = 0.400
+#: Fault: groups of FAULT_PULSES fast pulses, FAULT_GAP of quiet after each group.
+FAULT_ON, FAULT_OFF, FAULT_GAP = 0.075, 0.075, 0.500
+FAULT_PULSES, FAULT_GROUPS = 3, 3
+#: Default reminder interval while recording (as Axon's 2 minutes).
+REMINDER_SECONDS = 120.0
+
+ALL = NAMES
+FEEL_AND_SOUND = ("vibration", "buzzer")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Which lines pulse, and each pulse as (on seconds, off seconds after it)."""
+
+    lines: tuple[str, ...]
+    pulses: tuple[tuple[float, float], ...]
+
+    def edges(self) -> list[tuple[float, bool]]:
+        """(offset from the start, level) of every switch of the pattern's lines."""
+        out, t = [], 0.0
+        for on_s, off_s in self.pulses:
+            out += [(t, True), (t + on_s, False)]
+            t += on_s + off_s
+        return out
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first switch until the lines return to their steady state."""
+        return sum(on_s + off_s for on_s, off_s in self.pulses)
+
+
+def _fault_pulses() -> tuple[tuple[float, float], ...]:
+    group = [(FAULT_ON, FAULT_OFF)] * (FAULT_PULSES - 1) + [(FAULT_ON, FAULT_GAP)]
+    return tuple(group * FAULT_GROUPS)
+
+
+PATTERNS: dict[str, Pattern] = {
+    "start": Pattern(ALL, ((SHORT_ON, SHORT_OFF),) * 2),
+    "reminder": Pattern(FEEL_AND_SOUND, ((SHORT_ON, SHORT_OFF),) * 2),
+    "stop": Pattern(ALL, ((LONG_ON, SHORT_OFF),)),
+    "bookmark": Pattern(FEEL_AND_SOUND, ((SHORT_ON, SHORT_OFF),)),
+    "armed": Pattern(ALL, ((SHORT_ON, SHORT_OFF),)),
+    "disarmed": Pattern(ALL, ((MEDIUM_ON, SHORT_OFF),)),
+    "fault": Pattern(ALL, _fault_pulses()),
+}
+
+
+class Cues:
+    """Plays cue patterns on ``lines`` with timers on ``clock``; logs each cue to ``audit``.
+
+    ``reminder_seconds`` 0 turns the reminder off. ``enabled=False`` keeps every
+    line off for good (the recording LED included); cues are still audit-logged.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        lines: CueLines,
+        audit: Any,
+        *,
+        reminder_seconds: float = REMINDER_SECONDS,
+        enabled: bool = True,
+    ) -> None:
+        if reminder_seconds < 0:
+            raise ValueError("reminder_seconds must be 0 (off) or positive")
+        self._clock = clock
+        self._lines = lines
+        self._audit = audit
+        self.reminder_seconds = float(reminder_seconds)
+        self.enabled = enabled
+        #: (monotonic time, what) for every cue and stealth change, for the sim timeline.
+        self.journal: list[tuple[float, str]] = []
+        self._recording = False
+        self._recording_since = 0.0
+        self._stealth = False
+        self._closed = False
+        self._playing: str | None = None
+        self._timers: list[Timer] = []
+        self._reminder: Timer | None = None
+        self._show_steady()
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> bool:
+        """Whether the cues believe a recording is running (LED lit, reminders due)."""
+        return self._recording
+
+    @property
+    def stealth(self) -> bool:
+        """Whether every cue is silenced and every line dark."""
+        return self._stealth
+
+    @property
+    def playing(self) -> str | None:
+        """Name of the pattern in progress, if any."""
+        return self._playing
+
+    # -- events from the daemon ------------------------------------------------------------
+
+    def recording_started(self) -> None:
+        """Two pulses on every line, then the LED stays lit; reminders start counting."""
+        self._recording = True
+        self._recording_since = self._clock.monotonic()
+        self._schedule_reminder(1)
+        self._play("start")
+
+    def recording_stopped(self) -> None:
+        """One long pulse on every line; the LED is dark after it and reminders stop."""
+        self._end_recording()
+        self._play("stop")
+
+    def bookmark(self) -> None:
+        """One short pulse of vibration and buzzer; the recording LED stays lit."""
+        self._play("bookmark")
+
+    def fault(self, kind: str, *, recording_ended: bool = False) -> None:
+        """Fast triple pulses on every line. With ``recording_ended`` (a storage failure
+        ended the recording) the LED is dark after it and reminders stop, without the
+        stop cue: the fault pattern is the one the officer must notice."""
+        if recording_ended:
+            self._end_recording()
+        self._play("fault", kind=kind)
+
+    def armed(self, on: bool = True) -> None:
+        """Pre-record armed (one short pulse) or disarmed (one medium pulse), all lines."""
+        self._play("armed" if on else "disarmed")
+
+    def set_stealth(self, on: bool) -> None:
+        """Stealth on: every line off at once, every cue silenced. Off: the steady
+        state (LED lit while recording) comes back; missed cues are not replayed."""
+        if self._closed or bool(on) == self._stealth:
+            return
+        self._stealth = bool(on)
+        self._cancel_pattern()
+        self._show_steady()
+        self.journal.append((self._clock.monotonic(), f"stealth {'on' if on else 'off'}"))
+        self._log("stealth", on=self._stealth)
+
+    def close(self) -> None:
+        """Cancel every timer, switch every line off and release the lines."""
+        if self._closed:
+            return
+        self._cancel_pattern()
+        if self._reminder is not None:
+            self._reminder.cancel()
+            self._reminder = None
+        self._closed = True
+        self._lines.close()
+
+    # -- machinery -------------------------------------------------------------------------
+
+    def _end_recording(self) -> None:
+        self._recording = False
+        if self._reminder is not None:
+            self._reminder.cancel()
+            self._reminder = None
+
+    def _schedule_reminder(self, n: int) -> None:
+        """Reminder ``n`` at exactly start + n * interval, so reminders never drift."""
+        if self._reminder is not None:
+            self._reminder.cancel()
+            self._reminder = None
+        if self.reminder_seconds > 0 and not self._closed:
+            when = self._recording_since + n * self.reminder_seconds
+            self._reminder = self._clock.call_at(when, self._remind, n)
+
+    def _remind(self, n: int) -> None:
+        self._reminder = None
+        self._play("reminder", n=n)
+        self._schedule_reminder(n + 1)
+
+    def _play(self, name: str, **fields: Any) -> None:
+        if self._closed:
+            return
+        now = self._clock.monotonic()
+        preempted = self._playing
+        self._cancel_pattern()
+        silenced = "disabled" if not self.enabled else "stealth" if self._stealth else None
+        if silenced is None:
+            pattern = PATTERNS[name]
+            self._playing = name
+            edges = pattern.edges()
+            self._show(pattern.lines, edges[0][1])  # straight from the old pattern: no glitch
+            for offset, on in edges[1:]:
+                self._timers.append(self._clock.call_at(now + offset, self._show, pattern.lines, on))
+            self._timers.append(self._clock.call_at(now + pattern.duration, self._finish))
+        else:
+            self._show_steady()
+        label = f"{name} {fields['kind']}" if "kind" in fields else name
+        self.journal.append((now, label + (f" (silenced: {silenced})" if silenced else "")))
+        extra = {k: v for k, v in (("silenced", silenced), ("preempted", preempted)) if v}
+        self._log("cue", name=name, **fields, **extra)
+
+    def _cancel_pattern(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self._playing = None
+
+    def _finish(self) -> None:
+        self._timers.clear()
+        self._playing = None
+        self._show_steady()
+
+    def _steady(self) -> dict[str, bool]:
+        """Between patterns: only the LED, and only while recording, out of stealth."""
+        lit = self._recording and self.enabled and not self._stealth
+        return {name: (name == "led" and lit) for name in NAMES}
+
+    def _show_steady(self) -> None:
+        for name, on in self._steady().items():
+            self._lines.set(name, on)
+
+    def _show(self, pattern_lines: Iterable[str], on: bool) -> None:
+        """The pattern's lines at ``on``, every other line at its steady level."""
+        chosen = set(pattern_lines)
+        for name, steady in self._steady().items():
+            self._lines.set(name, on if name in chosen else steady)
+
+    def _log(self, event: str, **fields: Any) -> None:
+        """Audit first-class, but a cue must play even when storage (and so the log) fails."""
+        try:
+            self._audit.append(event, **fields)
+        except OSError as e:
+            log.warning("audit log unavailable for %s %s: %s", event, fields, e)
+
+
+# -- the simulation's readable timeline ------------------------------------------------------
+
+#: Edges closer together than this belong to one cue in :func:`timeline`.
+BURST_GAP = 1.5
+
+
+def timeline(
+    history: Iterable[tuple[float, int, int]],
+    pins: dict[str, int | None],
+    origin: float,
+    *,
+    active_high: bool = True,
+    labels: Iterable[tuple[float, str]] = (),
+) -> list[str]:
+    """Summarise the cue pins' recorded levels as one readable line per cue.
+
+    ``history`` is ``(monotonic t, pin, level)`` as the simulated pin bank records
+    it; ``origin`` becomes time 0 (scenario time). ``labels`` (``Cues.journal``)
+    names each burst and shows cues that were silenced. Example line::
+
+        "  12.000 s  start: led 2 pulses 150 ms, then on; vibration+buzzer 2 pulses 150 ms"
+    """
+    names = {pin: name for name, pin in pins.items() if pin is not None}
+    order = [name for name in pins if pins[name] is not None]
+    level: dict[int, bool] = {}
+    edges: list[tuple[float, str, bool]] = []
+    for t, pin, lv in history:
+        if pin not in names:
+            continue
+        on = bool(lv) == active_high
+        if on != level.get(pin, False):
+            edges.append((t, names[pin], on))
+        level[pin] = on
+    marks = sorted(labels)
+    bursts: list[list[tuple[float, str, bool]]] = []
+    for edge in edges:
+        last = bursts[-1][-1][0] if bursts else None
+        if last is None or edge[0] - last > BURST_GAP or any(last < m <= edge[0] for m, _ in marks):
+            bursts.append([])
+        bursts[-1].append(edge)
+    rows: list[tuple[float, str]] = []
+    used: set[int] = set()
+    for burst in bursts:
+        t0 = burst[0][0]
+        here = [i for i, (m, _) in enumerate(marks) if i not in used and abs(m - t0) < 1e-6]
+        used.update(here)
+        title = ", ".join(marks[i][1] for i in here)
+        rows.append((t0, (f"{title}: " if title else "") + _describe(burst, order)))
+    rows += [(m, text) for i, (m, text) in enumerate(marks) if i not in used]
+    rows.sort(key=lambda r: r[0])
+    return [f"{t - origin:9.3f} s  {text}" for t, text in rows]
+
+
+def _describe(burst: list[tuple[float, str, bool]], order: list[str]) -> str:
+    """'led 2 pulses 150 ms, then on; vibration+buzzer 2 pulses 150 ms'."""
+    t0 = burst[0][0]
+    by_line: dict[str, str] = {}
+    for name in order:
+        mine = [(t, on) for t, n, on in burst if n == name]
+        if mine:
+            by_line[name] = _describe_line(mine, t0)
+    groups: dict[str, list[str]] = {}
+    for name, text in by_line.items():
+        groups.setdefault(text, []).append(name)
+    return "; ".join(f"{'+'.join(names)} {text}" for text, names in groups.items())
+
+
+def _describe_line(edges: list[tuple[float, bool]], t0: float) -> str:
+    parts: list[str] = []
+    if not edges[0][1]:  # it was on before this burst
+        delay = edges[0][0] - t0
+        parts.append(f"off after {_ms(delay)} ms" if delay > 1e-6 else "off")
+        edges = edges[1:]
+    widths = [_ms(off[0] - on[0]) for on, off in zip(edges[0::2], edges[1::2], strict=False)]
+    if len(widths) == 1:
+        parts.append(f"pulse {widths[0]} ms")
+    elif widths and len(set(widths)) == 1:
+        parts.append(f"{len(widths)} pulses {widths[0]} ms")
+    elif widths:
+        parts.append(f"{len(widths)} pulses {'/'.join(map(str, widths))} ms")
+    if edges and edges[-1][1]:
+        parts.append("then on" if parts else "on")
+    return ", ".join(parts)
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
