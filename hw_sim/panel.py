@@ -43,6 +43,8 @@ CASET, RASET, RAMWR, RAMWRC = 0x2A, 0x2B, 0x2C, 0x3C
 MADCTL, COLMOD = 0x36, 0x3A
 MY, MX, MV, BGR = 0x80, 0x40, 0x20, 0x08
 _PARAMS = {CASET: 4, RASET: 4, MADCTL: 1, COLMOD: 1}
+#: Commands that change what the glass shows without a memory write.
+_VISIBLE = (SWRESET, SLPIN, SLPOUT, INVOFF, INVON, DISPOFF, DISPON)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ MODELS = {
 
 @dataclass(frozen=True)
 class CapturedFrame:
-    """The glass after a completed window write: ``rgb`` is ``(h, w, 3)`` uint8."""
+    """The glass after a completed window write or a display on/off/sleep/inversion command:
+    ``rgb`` is ``(h, w, 3)`` uint8, ``t`` from the panel's clock."""
 
     t: float
     rgb: np.ndarray
@@ -256,6 +259,8 @@ class SimPanel:
                         self._pos = 0
                     if byte not in _PARAMS:
                         self._execute(byte, [])
+                        if byte in _VISIBLE:
+                            self._capture()
                 return
             if self._cmd in (RAMWR, RAMWRC):
                 self._pixels(raw)
@@ -301,10 +306,14 @@ class SimPanel:
         return Image.fromarray(self.glass())
 
     def _capture(self) -> None:
+        """Keep the glass now; within ``capture_interval_s`` of the last kept frame the
+        newer picture replaces it, so the latest state is never lost to the interval."""
         now = self._clock()
-        if now - self._last_capture >= self._capture_interval:
-            self._last_capture = now
-            self.frames.append(CapturedFrame(now, self._view()))
+        if self.frames and now - self._last_capture < self._capture_interval:
+            self.frames[-1] = CapturedFrame(self.frames[-1].t, self._view())
+            return
+        self._last_capture = now
+        self.frames.append(CapturedFrame(now, self._view()))
 
     def save(self, directory: str | Path) -> list[Path]:
         """Write the captured frames as PNGs, ``last.png`` and an animated ``display.gif``.

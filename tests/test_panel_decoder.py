@@ -69,7 +69,8 @@ def test_rgb565_pixels_split_across_transfers_land_in_the_window() -> None:
     assert view[20, 10:14].tolist() == [[255, 0, 0]] * 4
     assert view[21, 10:14].tolist() == [[0, 0, 255]] * 4
     assert view[22, 10].tolist() == [0, 0, 0]
-    assert w.panel.windows_completed == 1 and len(w.panel.frames) == 1
+    assert w.panel.windows_completed == 1
+    assert np.array_equal(w.panel.frames[-1].rgb, w.panel.glass())  # captured when complete
 
 
 def test_madctl_exchange_and_mirror() -> None:
@@ -125,8 +126,12 @@ def test_capture_interval_bounds_and_save(tmp_path) -> None:
         t[0] = i * 0.05
         w.window(0, 0, 239, 239)
         w.data(bytes([i * 40, 0]) * (240 * 240))
-    assert len(w.panel.frames) == 3  # captured at 0, 0.1, 0.2 (every other), bounded
+    assert len(w.panel.frames) == 3  # one per 0.1 s, bounded
     assert [f.t for f in w.panel.frames] == [0.0, 0.1, 0.2]
+    # Within an interval the newer picture wins: the last frame is the glass now.
+    assert np.array_equal(w.panel.frames[-1].rgb, w.panel.glass())
+    w.cmd(0x28)  # DISPOFF: a visible change without a memory write is captured too
+    assert not w.panel.frames[-1].rgb.any()
     written = w.panel.save(tmp_path / "out")
     names = sorted(p.name for p in written)
     assert names == ["display.gif", "frame_00000.png", "frame_00001.png", "frame_00002.png",
