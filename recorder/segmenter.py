@@ -76,6 +76,7 @@ class RecordingWriter:
         self._pending_first_us: int | None = None
         self._pending_last_us = 0
         self._closed = False
+        self._gap: tuple[int | None, str] | None = None
         self.stats = RecordingStats()
 
     @property
@@ -112,6 +113,15 @@ class RecordingWriter:
     def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
         """Record a stretch with no footage (camera stall) in the manifest."""
         self._rec.add_gap(start_pts_us=start_pts_us, end_pts_us=end_pts_us, reason=reason)
+
+    def interrupt(self, reason: str) -> None:
+        """The footage stopped (camera stall, storage fault): close the segment in
+        progress now; the next packet opens a new segment of the same recording and
+        the stretch between is recorded in the manifest as a gap."""
+        if self._seg is None:
+            return
+        self._close_segment()
+        self._gap = (self.stats.last_pts_us, reason)
 
     def close(self) -> RecordingStats:
         """Close the segment in progress and finish the recording: nothing stays in RAM."""
@@ -168,6 +178,13 @@ class RecordingWriter:
             self._origin_us = start_us
         self._seg = self._rec.open_segment()
         self._mux = TsMuxer(self._origin_us, *self._size, self._fps)
+        if self._gap is not None:
+            gap_start, reason = self._gap
+            self._gap = None
+            self._rec.add_gap(
+                start_pts_us=gap_start if gap_start is not None else start_us,
+                end_pts_us=start_us, reason=reason,
+            )
         self._seg_start_us = start_us
         self.stats.segments += 1
 

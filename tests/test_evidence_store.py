@@ -148,13 +148,13 @@ def test_begin_recording_runs_recovery_first(tmp_path: Path) -> None:
 
 
 def _failing_write(limit: int, then_truncate_fails: bool, monkeypatch: pytest.MonkeyPatch):
-    real = writer_mod.write_all
+    real = writer_mod.writev_all
 
-    def write_all(fd: int, data: bytes) -> None:
-        os.write(fd, bytes(data)[:limit])
+    def writev_all(fd: int, parts: list) -> None:
+        os.write(fd, b"".join(bytes(p) for p in parts)[:limit])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(writer_mod, "write_all", write_all)
+    monkeypatch.setattr(writer_mod, "writev_all", writev_all)
     if then_truncate_fails:
         def no_truncate(fd: int, n: int) -> None:
             raise OSError(errno.EIO, "I/O error")

@@ -9,9 +9,20 @@ from pathlib import Path
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write every byte (os.write may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    writev_all(fd, [data])
+
+
+def writev_all(fd: int, parts: list[bytes | memoryview]) -> None:
+    """Write several buffers in order, as one ``writev`` where the OS takes them all:
+    a chunk's record goes out without first being copied into one string."""
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    while views:
+        n = os.writev(fd, views)
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
 
 
 def fsync_dir(path: Path) -> None:

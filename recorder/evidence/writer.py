@@ -26,7 +26,7 @@ from recorder.evidence.framing import (
     TAG_TRAILER,
     record,
 )
-from recorder.evidence.fsutil import fsync_dir, write_all
+from recorder.evidence.fsutil import fsync_dir, writev_all
 from recorder.evidence.primitives import (
     MAX_CHUNK_INDEX,
     chunk_message,
@@ -85,12 +85,12 @@ class Segment:
 
     # -- writing -----------------------------------------------------------------
 
-    def _append(self, data: bytes) -> None:
-        """Write ``data`` at the end; on failure cut the file back and re-raise."""
+    def _append(self, *parts: bytes | memoryview) -> None:
+        """Write ``parts`` at the end; on failure cut the file back and re-raise."""
         if not self._consistent:
             raise OSError(errno.EIO, f"{self.path}: unusable after an earlier failed write")
         try:
-            write_all(self._fd, data)
+            writev_all(self._fd, list(parts))
         except OSError:
             try:
                 os.ftruncate(self._fd, self._offset)
@@ -98,11 +98,15 @@ class Segment:
             except OSError:
                 self._consistent = False
             raise
-        self._offset += len(data)
-        self._hash.update(data)
+        for part in parts:
+            self._offset += len(part)
+            self._hash.update(part)
 
     def _chunk_record(self, index: int, last: bool, frames: int, first: int, last_pts: int,
-                      plaintext: bytes | memoryview, prev_sig: bytes) -> tuple[bytes, bytes]:
+                      plaintext: bytes | memoryview,
+                      prev_sig: bytes) -> tuple[tuple[bytes, ...], bytes]:
+        """The chunk record as its parts (written with writev, never joined) and its
+        signature."""
         assert self._aead is not None
         meta = chunk_meta(index, last, frames, first, last_pts)
         ct = seal_chunk(self._aead, self._prefix, self.header_hash, meta, index, last,
@@ -112,7 +116,7 @@ class Segment:
         sig = self._signer.sign(chunk_message(self.header_hash, index, digest.digest(),
                                               prev_sig))
         head = RECORD_HEAD.pack(TAG_CHUNK, len(meta) + len(ct) + len(sig))
-        return b"".join((head, meta, ct, sig)), sig
+        return (head, meta, ct, sig), sig
 
     def write_chunk(self, plaintext: bytes, *, frames: int, first_pts_us: int,
                     last_pts_us: int) -> None:
@@ -135,9 +139,9 @@ class Segment:
             piece_frames = frames if n == len(pieces) - 1 else 0
             rec, prev_sig = self._chunk_record(index, False, piece_frames, first_pts_us,
                                                last_pts_us, piece, prev_sig)
-            out.append(rec)
+            out.extend(rec)
             index += 1
-        self._append(out[0] if len(out) == 1 else b"".join(out))
+        self._append(*out)
         self._next_index, self._prev_sig = index, prev_sig
         self.frames += frames
         self.payload_bytes += len(view)
@@ -203,7 +207,7 @@ class Segment:
             trailer_sig = self._signer.sign(trailer_message(self.header_hash, final_sig,
                                                             trailer_json))
             self._drop_key()
-            self._append(final + record(TAG_TRAILER, trailer_json + trailer_sig))
+            self._append(*final, record(TAG_TRAILER, trailer_json + trailer_sig))
             self._next_index = index + 1
             self._prev_sig = final_sig
             os.fsync(self._fd)
