@@ -188,7 +188,9 @@ class Panel:
                     pixels = np.ascontiguousarray(native[y0:y1, x0:x1])
                 self._write_window(x0, y0, x1, y1, pixels)
                 self.frames_sent += 1
-                if self._last is None:
+                if full:
+                    self._last = None  # live view: the next status screen is sent whole anyway
+                elif self._last is None:
                     self._last = native.copy()
                 else:
                     self._last[y0:y1, x0:x1] = native[y0:y1, x0:x1]

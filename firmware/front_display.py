@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from display import DisplayState, panel_on, render, uses_live
+from display.yuv import COLOUR_SPACES
 
 log = logging.getLogger("bodycam.display")
 
@@ -51,19 +52,27 @@ class DisplayStats:
 
 
 class FrontDisplay:
-    """Runs the front panel at up to ``fps`` frames a second in a daemon thread."""
+    """Runs the front panel at up to ``fps`` frames a second in a daemon thread.
+
+    ``colour_space`` is the camera configuration's (picamera2/libcamera name, any
+    case: ``Rec709``, ``Smpte170m``, ``Sycc``); picamera2 picks Rec709 for video
+    configurations from 1280x720 up and Smpte170m below.
+    """
 
     def __init__(self, panel: PanelLike, lores_source: Callable[[], np.ndarray | None],
                  state_source: Callable[[], DisplayState], clock_now: Callable[[], float],
                  fps: float = 15.0, *, colour_space: str = "rec709") -> None:
         if not 0 < fps <= 60:
             raise ValueError(f"fps {fps}: expected 0 < fps <= 60")
+        if str(colour_space).lower() not in COLOUR_SPACES:
+            log.warning("front display: unknown colour space %r, using Rec709", colour_space)
+            colour_space = "rec709"
         self.panel = panel
         self._lores = lores_source
         self._state = state_source
         self._now = clock_now
         self.period = 1.0 / fps
-        self.colour_space = colour_space
+        self.colour_space = str(colour_space).lower()
         self.frames_shown = 0
         self.frames_dropped = 0
         self.errors = 0
