@@ -10,7 +10,9 @@ Figures (one run, interleaved, so the ratios are fair on a shared machine):
   ``display()`` on the same panel class. Both over the same counting-only fake SPI
   bus; luma's default and full-frame framebuffers are both measured and the
   cheaper one is the baseline. ``<panel>_cpu_ratio`` = stock / ours.
-  ``<panel>_ours_with_rec_overlay_ms``: ours while recording (badge, timer, frame).
+  ``<panel>_ours_with_rec_overlay_ms``: ours while recording (badge, timer, frame);
+  ``<panel>_ours_lores_at_panel_size_ms``: ours when the camera's lores stream is
+  configured at the panel's size (the ISP scales; chroma is spread 2x here).
 - ``<panel>_ours_bus_bytes`` / ``<panel>_stock_bus_bytes``: bytes per whole frame,
   ``<panel>_bus_fps_limit`` / ``<panel>_stock_bus_fps_limit`` at ``spi_hz``.
 - ``<panel>_sim_live_fps`` and ``<panel>_sim_share_of_bus_limit``: the display
@@ -113,8 +115,11 @@ def cpu_per_frame(kind: str, lores: list[np.ndarray]) -> dict[str, float]:
     state = DisplayState(mode="standby", prerecord="off", mirror=True)
     recording = DisplayState(mode="recording", recording_elapsed_s=754, mirror=True)
     port = fake_spidev.port(0, 0)
+    small = [Scene(*size).render(i, i / 30, 1.7e9) for i in range(4)]
     paths = {
         "ours": lambda f, i: panel.show_rgb565(render(state, f, panel.size, i / 15), full=True),
+        "ours_lores_at_panel_size": lambda f, i: panel.show_rgb565(
+            render(state, small[i % 4], panel.size, i / 15), full=True),
         "ours_rec": lambda f, i: panel.show_rgb565(render(recording, f, panel.size, i / 15),
                                                    full=True),
         **{name: (lambda f, i, dev=dev: dev.display(stock_frame(f, size)))
@@ -137,6 +142,7 @@ def cpu_per_frame(kind: str, lores: list[np.ndarray]) -> dict[str, float]:
     out = {
         f"{kind}_ours_ms": round(medians["ours"], 3),
         f"{kind}_ours_with_rec_overlay_ms": round(medians["ours_rec"], 3),
+        f"{kind}_ours_lores_at_panel_size_ms": round(medians["ours_lores_at_panel_size"], 3),
         f"{kind}_stock_ms": round(medians[baseline], 3),
         f"{kind}_stock_variant": baseline,
         f"{kind}_cpu_ratio": round(medians[baseline] / medians["ours"], 1),

@@ -197,7 +197,7 @@ def _centre_message(draw: ImageDraw.ImageDraw, size: tuple[int, int], key: str, 
         return  # the alert banner has the space; its message matters more
     icon_s = min(w, bottom - top) // 4
     gap = f.line_height - f.cap_height
-    show_icon = with_icon and block_h + gap + icon_s <= bottom - top - 2 * m
+    show_icon = with_icon and icon_s >= 32 and block_h + gap + icon_s <= bottom - top - 2 * m
     total = block_h + (gap + icon_s if show_icon else 0)
     y = top + (bottom - top - total) // 2
     if show_icon:

@@ -128,9 +128,22 @@ def to_rgb565(lores: np.ndarray, size: tuple[int, int], mirror: bool,
     idx = _pick(y_plane, rows, cols).astype(np.uint16)
     idx >>= 2
     idx <<= 10
-    u = _pick(u_plane, crows, ccols).astype(np.uint16)
-    u >>= 3
-    u <<= 5
-    idx |= u
-    idx |= _pick(v_plane, crows, ccols) >> 3
+    if isinstance(crows, slice) and isinstance(ccols, slice):
+        idx |= _chroma_bits(u_plane[crows, ccols], v_plane[crows, ccols])
+    else:
+        # Chroma is upsampled (each sample serves several pixels): combine U and V
+        # once per sample over the rows and columns in use, then spread that.
+        r0, r1 = int(crows.min()), int(crows.max()) + 1
+        c0, c1 = int(ccols.min()), int(ccols.max()) + 1
+        uv = _chroma_bits(u_plane[r0:r1, c0:c1], v_plane[r0:r1, c0:c1])
+        idx |= _pick(uv, crows - r0, ccols - c0)
     return colour_table(colour_space.lower()).take(idx)
+
+
+def _chroma_bits(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The colour table's low 10 index bits, (U>>3)<<5 | V>>3, as uint16."""
+    uv = u.astype(np.uint16)
+    uv >>= 3
+    uv <<= 5
+    uv |= v >> 3
+    return uv

@@ -67,6 +67,29 @@ def test_colour_table_error_is_under_one_rgb565_step_on_average() -> None:
     assert err.max() <= 2
 
 
+@pytest.mark.parametrize("src,dst", [((640, 480), (320, 240)), ((320, 240), (320, 240)),
+                                     ((640, 360), (240, 240)), ((426, 240), (320, 240))])
+@pytest.mark.parametrize("mirror", [True, False])
+def test_fast_sampling_equals_a_plain_per_pixel_lookup(src, dst, mirror) -> None:
+    """Slices, gathers and chroma spreading pick exactly the samples a naive loop would."""
+    sw, sh = src
+    dw, dh = dst
+    lores = np.random.default_rng(3).integers(0, 256, (sh * 3 // 2, sw), dtype=np.uint8)
+    flat = lores.reshape(-1)
+    scale = max(dw / sw, dh / sh)
+    xs = [min(sw - 1, int((sw - dw / scale) / 2 + (x + 0.5) / scale)) for x in range(dw)]
+    ys = [min(sh - 1, int((sh - dh / scale) / 2 + (y + 0.5) / scale)) for y in range(dh)]
+    if mirror:
+        xs = xs[::-1]
+    sx, sy = np.array(xs)[None, :], np.array(ys)[:, None]
+    q = (sw // 2) * (sh // 2)
+    y = flat[sy * sw + sx].astype(int)
+    u = flat[sw * sh + (sy // 2) * (sw // 2) + sx // 2].astype(int)
+    v = flat[sw * sh + q + (sy // 2) * (sw // 2) + sx // 2].astype(int)
+    want = yuv.colour_table("rec709")[(y >> 2) << 10 | (u >> 3) << 5 | (v >> 3)]
+    assert np.array_equal(yuv.to_rgb565(lores, dst, mirror), want)
+
+
 def test_wide_camera_picture_is_cropped_to_fill_not_letterboxed() -> None:
     w, h = 640, 360  # 16:9 onto a 4:3 panel: the sides are cut
     rgb = np.zeros((h, w, 3), np.uint8)
