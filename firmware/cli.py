@@ -127,9 +127,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     summary = run(args)
-    if summary is not None:
-        print(json.dumps(summary, indent=2))
-    return 0
+    cue_lines = summary.pop("cue_timeline", None)
+    if cue_lines:
+        print("Cues the officer saw, heard and felt (scenario time):")
+        print("\n".join(cue_lines))
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["final_state"] != "fault" else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,6 +69,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hold_seconds": Key((int, float), 3.0, "Hold this long to stop recording.", 1, 10),
         "double_press_seconds": Key((int, float), 0.5, "Most time between the two presses of a double press.",
                                     0.2, 1.5),
+        "stealth_hold_seconds": Key((int, float), 6.0,
+                                    "Hold this long to toggle stealth; 0 = no stealth gesture. "
+                                    "Must exceed hold_seconds.", 0, 20),
+    },
+    "cues": {
+        "enabled": Key(bool, True, "Cues on the LED, motor and buzzer; false keeps all three off "
+                                   "(the recording LED too); cues are still audit-logged."),
+        "led_pin": Key(int, 5, "BCM GPIO of the red LED (lit while recording); -1 = not fitted.", -1, 27),
+        "vibration_pin": Key(int, 6, "BCM GPIO of the vibration motor's driver; -1 = not fitted.", -1, 27),
+        "buzzer_pin": Key(int, 13, "BCM GPIO of the active buzzer; -1 = not fitted.", -1, 27),
+        "active_high": Key(bool, True, "A high level switches a part on; false for low-side drivers."),
+        "reminder_seconds": Key((int, float), 120.0, "Seconds between reminder cues while recording; "
+                                                     "0 = none.", 0, 600),
     },
     "gestures": {
         "start": Key(str, "press", "Gesture that starts recording.", choices=("press", "double_press")),
@@ -158,7 +171,31 @@ def parse(
             if problem:
                 raise ConfigError(f"{where}: key '{section}.{name}' {problem}; see docs/CONFIG.md")
             conf[section][name] = checked
+    _check_together(conf, text, source)
     return conf
+
+
+def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> None:
+    """Rules that involve more than one key."""
+    btn = conf["button"]
+    if btn["stealth_hold_seconds"] and btn["stealth_hold_seconds"] <= btn["hold_seconds"]:
+        line = _line_of(text, "button", "stealth_hold_seconds") or _line_of(text, "button", "hold_seconds")
+        raise ConfigError(
+            f"{source} line {line or '?'}: key 'button.stealth_hold_seconds' "
+            f"({btn['stealth_hold_seconds']:g}) must be longer than 'button.hold_seconds' "
+            f"({btn['hold_seconds']:g}), or 0 for no stealth gesture"
+        )
+    cues = conf["cues"]
+    pins = {"button.pin": btn["pin"]} | {
+        f"cues.{k}": cues[k] for k in ("led_pin", "vibration_pin", "buzzer_pin") if cues[k] >= 0
+    }
+    seen: dict[int, str] = {}
+    for key, pin in pins.items():
+        if pin in seen:
+            raise ConfigError(
+                f"{source}: keys '{seen[pin]}' and '{key}' both use GPIO {pin}; give each its own pin"
+            )
+        seen[pin] = key
 
 
 def load(path: Path | str, base: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:

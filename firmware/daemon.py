@@ -25,10 +25,12 @@ from typing import Any
 from drivers.button import Button
 from drivers.camera import Camera
 from drivers.clock import Clock, Timer
+from drivers.cue_lines import CueLines
 from recorder.packet import Packet
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats, RecordingWriter
 
+from .cues import Cues
 from .gestures import GestureRecognizer
 
 log = logging.getLogger("bodycam")
@@ -82,9 +84,16 @@ class Daemon:
             self._gesture,
             hold_seconds=conf["button"]["hold_seconds"],
             double_press_seconds=conf["button"]["double_press_seconds"],
+            long_hold_seconds=conf["button"]["stealth_hold_seconds"] or None,
         )
+        self.cues: Cues | None = None
+        self.stealth = False
         self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
         self._last_packet_at: float | None = None
+        self._stalled_since: float | None = None
+        #: What the front display and doctor show: storage_low, storage_full,
+        #: camera_fault, clock_unsynced, key_missing.
+        self.alerts: set[str] = set()
         self._recording_since: float | None = None
         self._housekeeping: Timer | None = None
         self._terminate = False
@@ -100,6 +109,7 @@ class Daemon:
         self.started_at = self.clock.monotonic()
         self.audit.append("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds)
         if self.key_problem:
+            self.alerts.add("key_missing")
             log.error("%s", self.key_problem)
             self.audit.append("key_missing", problem=self.key_problem)
         self.camera = Camera(
@@ -111,6 +121,12 @@ class Daemon:
             bitrate=cam["bitrate"],
             gop_seconds=cam["gop_seconds"],
             lores=(cam["lores_width"], cam["lores_height"]),
+        )
+        cues = self.conf["cues"]
+        self.cue_lines = CueLines(cue_pins(cues), active_high=cues["active_high"])
+        self.cues = Cues(
+            self.clock, self.cue_lines, self.audit,
+            reminder_seconds=cues["reminder_seconds"], enabled=cues["enabled"],
         )
         self.button = Button(
             btn["pin"],
@@ -144,6 +160,8 @@ class Daemon:
             self.camera.close()
         if self.button is not None:
             self.button.close()
+        if self.cues is not None:
+            self.cues.close()
         self.buffer.clear()
         self.audit.append("shutdown")
         self._checkpoint()
@@ -159,6 +177,8 @@ class Daemon:
         if self._pts_offset_us is None or offset < self._pts_offset_us:
             self._pts_offset_us = offset
         self._last_packet_at = self.clock.monotonic()
+        if self._stalled_since is not None:
+            self._camera_resumed(pkt)
         if self.state == RECORDING and self.writer is not None:
             try:
                 self.writer.write(pkt)
@@ -175,22 +195,30 @@ class Daemon:
             self.gestures.released(t)
 
     def _gesture(self, name: str, t_down: float) -> None:
+        """Map gestures to actions; see docs/GESTURES.md for the table."""
         log.debug("gesture %s (began %.3f)", name, t_down)
+        if name == "long_hold":  # even when its press started a recording: a covert start
+            self._set_stealth(not self.stealth)
+            return
         if self._recording_since is not None and t_down <= self._recording_since:
             return  # the tail of the gesture that started this recording
+        # With a stealth gesture on the same button, a hold acts when let go, so
+        # that holding on to the long hold does not also stop or disarm.
+        hold = "hold_released" if self.gestures.long_hold_seconds else "hold"
         start = self.conf["gestures"]["start"]
         if self.state in (STANDBY, FAULT):
-            if self.prerecord_mode == "armed" and not self.armed:
-                if name == "press":
-                    self._arm(True)
-                return
-            if self.prerecord_mode == "armed" and name == "hold":
-                self._arm(False)
-                return
+            if self.prerecord_mode == "armed":
+                if not self.armed:
+                    if name == "press":
+                        self._arm(True)
+                    return
+                if name == hold:
+                    self._arm(False)
+                    return
             if name == ("down" if start == "press" else "double_press"):
                 self.start_recording(t_down)
         elif self.state == RECORDING:
-            if name == "hold":
+            if name == hold:
                 self.stop_recording("hold")
             elif name == "press" and self.conf["gestures"]["bookmark"]:
                 self._bookmark(t_down)
@@ -204,6 +232,7 @@ class Daemon:
             msg = self.key_problem or "no evidence store"
             log.error("recording refused: %s", msg)
             self.audit.append("record_refused", reason=msg)
+            self._cue("fault", "no_key")
             return
         trigger_us = self._sensor_us(t_trigger)
         preroll = self.buffer.take(trigger_us) if trigger_us is not None else []
@@ -232,6 +261,7 @@ class Daemon:
             self._storage_failed(e)
             return
         preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
+        self._cue("recording_started")
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
         self.audit.append("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
 
@@ -241,6 +271,7 @@ class Daemon:
         if writer is None:
             return
         self._set_state(STOPPING, why)
+        self._cue("recording_stopped")
         try:
             stats = writer.close()
         except OSError as e:
@@ -270,6 +301,7 @@ class Daemon:
         except OSError as e:
             self._storage_failed(e)
             return
+        self._cue("bookmark")
         log.info("bookmark at %.3f", t)
         self.audit.append("bookmark", recording=self.writer.recording_id, pts_us=pts)
 
@@ -277,6 +309,7 @@ class Daemon:
         self.armed = on
         if not on:
             self.buffer.clear()
+        self._cue("armed", on)
         log.info("pre-record %s", "armed" if on else "disarmed; buffer discarded")
         self.audit.append("prerecord_armed" if on else "prerecord_disarmed")
 
@@ -286,11 +319,15 @@ class Daemon:
         if self._terminate:
             self.shutdown()
             return
+        now = self.clock.monotonic()
         if self.writer is not None and self._pts_offset_us is not None:
             try:
-                self.writer.flush_due(self._sensor_us(self.clock.monotonic()) or 0)
+                self.writer.flush_due(self._sensor_us(now) or 0)
             except OSError as e:
                 self._storage_failed(e)
+        stall = self.conf["camera"]["stall_seconds"]
+        if self._last_packet_at is not None and now - self._last_packet_at >= stall:
+            self._camera_stalled(now)
         self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
 
     def _sensor_us(self, t_monotonic: float) -> int | None:
@@ -315,9 +352,63 @@ class Daemon:
     def _storage_failed(self, e: OSError) -> None:
         log.error("storage failed: %s; recording stopped, pre-record continues", e)
         self.audit.append("storage_error", error=str(e))
+        if self.cues is not None:
+            self.cues.fault("storage", recording_ended=self.state == RECORDING)
         self.writer = None
         self._recording_since = None
         self._set_state(FAULT, f"storage error: {e.strerror or e}")
+
+    def _camera_stalled(self, now: float) -> None:
+        """No packets for ``camera.stall_seconds``: close the segment, restart the camera.
+
+        Retried every stall period until packets flow again; a recording in
+        progress continues in a new segment, the gap recorded in its manifest.
+        """
+        assert self._last_packet_at is not None and self.camera is not None
+        if self._stalled_since is None:
+            self._stalled_since = self._last_packet_at
+            self.alerts.add("camera_fault")
+            log.error("camera stalled: no frames for %.1f s; restarting the camera pipeline",
+                      now - self._last_packet_at)
+            self.audit.append("camera_stall", silent_s=round(now - self._last_packet_at, 3))
+            self._cue("fault", "camera_stall")
+            if self.writer is not None:
+                try:
+                    self.writer.interrupt("camera stall")
+                except OSError as e:
+                    self._storage_failed(e)
+        try:
+            self.camera.stop()
+            self.camera.start()
+        except Exception as e:  # the camera library's errors are not ours to enumerate
+            log.error("camera restart failed: %s", e)
+            self.audit.append("camera_restart_failed", error=str(e))
+        else:
+            self.audit.append("camera_restart")
+        self._last_packet_at = now
+
+    def _camera_resumed(self, pkt: Packet) -> None:
+        assert self._stalled_since is not None
+        gap = self.clock.monotonic() - self._stalled_since
+        self._stalled_since = None
+        self.alerts.discard("camera_fault")
+        log.warning("camera delivering frames again after %.1f s", gap)
+        self.audit.append("camera_resumed", gap_s=round(gap, 3), pts_us=pkt.pts_us)
+
+    def _cue(self, name: str, *args: Any) -> None:
+        if self.cues is not None:
+            getattr(self.cues, name)(*args)
+
+    def _set_stealth(self, on: bool) -> None:
+        """Stealth: every cue and light off, the display dark; recording unaffected."""
+        self.stealth = on
+        log.info("stealth %s", "on" if on else "off")
+        if self.cues is not None:
+            self.cues.set_stealth(on)  # audit-logs the change itself
+        else:
+            self.audit.append("stealth", on=on)
+        if self.on_state is not None:
+            self.on_state(self.state)
 
     def _checkpoint(self) -> None:
         # A signed checkpoint pins the audit chain so far to this device's key.
@@ -326,6 +417,12 @@ class Daemon:
 
     def _buffer_shortfall(self, covered: float, wanted: float) -> None:
         self.audit.append("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
+
+
+def cue_pins(cues: dict[str, Any]) -> dict[str, int | None]:
+    """The ``[cues]`` section's pins by line name; None where not fitted (-1)."""
+    return {name: (cues[f"{name}_pin"] if cues[f"{name}_pin"] >= 0 else None)
+            for name in ("led", "vibration", "buzzer")}
 
 
 def default_audit_path(data_dir: Path) -> Path:

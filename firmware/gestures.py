@@ -11,6 +11,11 @@ moment the officer acted, not from when we were sure what they meant.
 - ``double_press``: the second of two short presses within the window,
   reported when the second one goes down; dated by the first.
 - ``hold``: held for ``hold_seconds``, reported while still held.
+- ``long_hold``: held for ``long_hold_seconds`` (the stealth toggle), reported
+  while still held.
+- ``hold_released``: let go after a ``hold`` but before a ``long_hold``. Where a
+  long hold means something, the hold's own action waits for this, so that
+  holding on towards the long hold does not trigger both.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable
 
 from drivers.clock import Clock, Timer
 
-GESTURES = ("down", "press", "double_press", "hold")
+GESTURES = ("down", "press", "double_press", "hold", "long_hold", "hold_released")
 
 
 class GestureRecognizer:
@@ -32,11 +37,15 @@ class GestureRecognizer:
         *,
         hold_seconds: float = 3.0,
         double_press_seconds: float = 0.5,
+        long_hold_seconds: float | None = None,
     ) -> None:
         self._clock = clock
         self._emit = emit
         self.hold_seconds = hold_seconds
         self.double_press_seconds = double_press_seconds
+        self.long_hold_seconds = long_hold_seconds
+        self._long_timer: Timer | None = None
+        self._long = False
         self._down_at: float | None = None
         self._hold_timer: Timer | None = None
         self._held = False
@@ -50,6 +59,7 @@ class GestureRecognizer:
             return
         self._down_at = t
         self._held = False
+        self._long = False
         self._emit("down", t)
         if (
             self._last_release is not None
@@ -63,6 +73,8 @@ class GestureRecognizer:
         else:
             self._second_of_double = False
         self._hold_timer = self._clock.call_at(t + self.hold_seconds, self._hold_reached, t)
+        if self.long_hold_seconds:
+            self._long_timer = self._clock.call_at(t + self.long_hold_seconds, self._long_reached, t)
 
     def released(self, t: float) -> None:
         """The contact opened at ``t`` (debounced)."""
@@ -76,8 +88,16 @@ class GestureRecognizer:
             if t - down >= self.hold_seconds:  # released the instant the hold was reached
                 self._held = True
                 self._emit("hold", down)
+        if self._long_timer is not None:
+            self._long_timer.cancel()
+            self._long_timer = None
+            if self.long_hold_seconds and t - down >= self.long_hold_seconds:
+                self._long = True
+                self._emit("long_hold", down)
         if self._held:
             self._last_release = None
+            if not self._long:
+                self._emit("hold_released", down)
             return
         if self._second_of_double:
             self._last_release = None  # its meaning was the double press
@@ -85,6 +105,13 @@ class GestureRecognizer:
         self._last_release = t
         self._last_press_down = down
         self._emit("press", down)
+
+    def _long_reached(self, down: float) -> None:
+        if self._down_at != down:
+            return
+        self._long = True
+        self._long_timer = None
+        self._emit("long_hold", down)
 
     def _hold_reached(self, down: float) -> None:
         if self._down_at != down:

@@ -17,7 +17,7 @@ from typing import Any
 from recorder.errors import BodycamError, KeyFileError
 
 from . import config as configmod
-from .daemon import Daemon, default_audit_path
+from .daemon import Daemon, cue_pins, default_audit_path
 
 log = logging.getLogger("bodycam")
 
@@ -106,7 +106,18 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
             import hw_sim
 
             hw_sim.uninstall()
-    return _summary(daemon, conf, clock)
+    summary = _summary(daemon, conf, clock)
+    if world is not None and daemon.cues is not None and world.frame_origin is not None:
+        from .cues import timeline
+
+        summary["cue_timeline"] = timeline(
+            world.gpio.history,
+            cue_pins(conf["cues"]),
+            world.frame_origin,
+            active_high=conf["cues"]["active_high"],
+            labels=daemon.cues.journal,
+        )
+    return summary
 
 
 def _simulated_world(conf: dict[str, dict[str, Any]], fast: bool) -> Any:

@@ -31,6 +31,9 @@ def test_defaults_and_overrides() -> None:
         ("[camra]\nfps = 30\n", "line 1: unknown section [camra]"),
         ("[camera]\nfps = = 30\n", "not valid TOML"),
         ("camera = 5\n", "'camera' must be a [section] table"),
+        ("[button]\nhold_seconds = 5\nstealth_hold_seconds = 4\n",
+         "line 3: key 'button.stealth_hold_seconds' (4) must be longer than 'button.hold_seconds' (5)"),
+        ("[cues]\nled_pin = 17\n", "keys 'button.pin' and 'cues.led_pin' both use GPIO 17"),
     ],
 )
 def test_each_kind_of_bad_line_is_named(text: str, expected: str) -> None:

@@ -58,7 +58,7 @@ def export(tmp: Path, keys: dict, expect: int = 0) -> list[Path]:
 
 
 def test_press_records_the_preroll_and_every_frame_until_the_hold(tmp_path, keys, capsys) -> None:
-    press, preroll, hold_at = 20.0, 5.0, 32.0
+    press, preroll, hold_at = 20.0, 5.0, 31.4
     summary = run_sim(
         tmp_path, keys,
         f'duration = 40.0\n[[event]]\nat = {press}\naction = "press"\n'
@@ -69,16 +69,18 @@ def test_press_records_the_preroll_and_every_frame_until_the_hold(tmp_path, keys
     assert [(t["from"], t["to"]) for t in summary["transitions"]] == [
         ("standby", "recording"), ("recording", "stopping"), ("stopping", "standby")]
     (rec,) = summary["recordings"]
-    assert rec["segments"] == 2  # 15-25 s and 25-35 s: rolled over at a keyframe
+    assert rec["segments"] == 2  # 15-25 s and 25-34.9 s: rolled over at a keyframe
 
     (mp4,) = export(tmp_path, keys)
     frames = frame_numbers(mp4)
     cutoff = round((press - preroll) * FPS)
     # First frame at or before T-D, and no earlier than one GOP (1 s) before it.
     assert cutoff - FPS < frames[0] <= cutoff
-    # Every frame from there to the stop (hold recognised at 32 + 3 s) exactly once.
+    # Every frame from there to the stop exactly once. With the stealth gesture on the
+    # same button (6 s hold), a 3.5 s hold stops when it is let go (31.4 + 3.5 s, plus
+    # the 30 ms debounce).
     assert frames == list(range(frames[0], frames[-1] + 1))
-    assert round((hold_at + 3.0) * FPS) - 1 <= frames[-1] <= round((hold_at + 3.0) * FPS)
+    assert round((hold_at + 3.5) * FPS) - 1 <= frames[-1] <= round((hold_at + 3.5) * FPS) + 1
     sidecar = json.loads(mp4.with_suffix(".json").read_text())
     assert sidecar["utc_start"].startswith("2026-01-15T08:00:15")
 
@@ -95,9 +97,10 @@ def test_bouncing_presses_make_one_transition_each(tmp_path, keys, capsys) -> No
     starts = [t for t in summary["transitions"] if t["to"] == "recording"]
     assert len(starts) == 1 and abs(starts[0]["t"] - 2.0) < 0.1
     assert len(summary["recordings"]) == 1
-    audit = (tmp_path / "data" / "audit.log").read_text()
-    assert audit.count('"bookmark"') == 2
-    assert audit.count('"button"') == 2 * 4, "one press and one release per contact, not per bounce"
+    lines = (tmp_path / "data" / "audit.log").read_text().splitlines()
+    events = [json.loads(line)["event"] for line in lines]
+    assert events.count("bookmark") == 2
+    assert events.count("button") == 2 * 4, "one press and one release per contact, not per bounce"
 
 
 def test_double_press_start_measures_preroll_from_the_first_press(tmp_path, keys, capsys) -> None:
@@ -191,3 +194,61 @@ def test_power_cut_then_reboot_recovers_and_continues_the_chain(tmp_path, keys, 
     assert cut[0] == 0
     assert cut == list(range(0, cut[-1] + 1))
     assert cut[-1] >= round((17.5 - 1.0) * FPS) - 1
+
+
+def test_stealth_hold_darkens_every_cue_and_keeps_recording(tmp_path, keys, capsys) -> None:
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 40.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 6.0\naction = "hold"\nseconds = 6.5\n'      # stealth on, keeps recording
+        '[[event]]\nat = 16.0\naction = "press"\n'                   # a bookmark, silently
+        '[[event]]\nat = 20.0\naction = "hold"\nseconds = 3.5\n'     # stop, silently
+        '[[event]]\nat = 26.0\naction = "hold"\nseconds = 6.5\n',    # records again; stealth off
+        "[cues]\nreminder_seconds = 0\n",
+        capsys,
+    )
+    assert [(t["from"], t["to"]) for t in summary["transitions"]] == [
+        ("standby", "recording"), ("recording", "stopping"), ("stopping", "standby"),
+        ("standby", "recording"), ("recording", "stopping"), ("stopping", "standby")]
+    stop = [t["t"] for t in summary["transitions"] if t["to"] == "stopping"][0]
+    assert 23.4 < stop < 23.6, "the 6.5 s hold toggled stealth and did not stop the recording"
+    assert len(summary["recordings"]) == 2
+    lines = (tmp_path / "data" / "audit.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    cues = [e for e in entries if e["event"] == "cue"]
+    by_name = {}
+    for e in cues:
+        by_name.setdefault(e["name"], []).append(e)
+    assert by_name["bookmark"][0].get("silenced") == "stealth"
+    assert by_name["stop"][0].get("silenced") == "stealth"
+    assert by_name["start"][0].get("silenced") is None
+    assert by_name["start"][1].get("silenced") == "stealth"  # the covert second start
+    assert [e["on"] for e in entries if e["event"] == "stealth"] == [True, False]
+
+
+def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> None:
+    import firmware.run as runmod
+
+    seen = {}
+    real = runmod._simulated_world
+
+    def keep(conf, fast):  # keep the world so its pin history can be read after the run
+        seen["world"] = real(conf, fast)
+        return seen["world"]
+
+    monkeypatch.setattr(runmod, "_simulated_world", keep)
+    run_sim(tmp_path, keys,
+            'duration = 10.0\n[[event]]\nat = 2.0\naction = "press"\n'
+            '[[event]]\nat = 5.0\naction = "hold"\nseconds = 3.2\n', "", capsys)
+    world = seen["world"]
+    led = [(round(t - world.frame_origin, 3), lv) for t, pin, lv in world.gpio.history if pin == 5]
+    # Start: two 150 ms pulses from the press (+30 ms debounce), then lit; dark after the stop cue.
+    assert led[0] == (0.0, 0), "off from boot"
+    # Start: two 150 ms pulses from the press (debounced: 30 ms after the contact
+    # settles), then lit until the stop cue ends; then dark.
+    t0 = led[1][0]
+    assert 2.03 <= t0 < 2.06
+    assert [(round(t - t0, 3), lv) for t, lv in led[1:6]] == [
+        (0.0, 1), (0.15, 0), (0.3, 1), (0.45, 0), (0.6, 1)]
+    assert led[6][1] == 0 and len(led) == 7
+    assert 9.0 < led[6][0] < 9.5  # released at 8.2 s, 1 s stop pulse

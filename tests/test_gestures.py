@@ -55,4 +55,15 @@ def test_triple_press_is_one_double_then_a_press() -> None:
 
 def test_hold_is_reported_while_still_held() -> None:
     got = recognise([(1.0, True), (9.0, False)], hold_seconds=3.0)
-    assert got == [("down", 1.0), ("hold", 1.0)]
+    assert got == [("down", 1.0), ("hold", 1.0), ("hold_released", 1.0)]
+
+
+@pytest.mark.parametrize(("held", "expected"), [
+    (4.0, ["down", "hold", "hold_released"]),
+    (5.999, ["down", "hold", "hold_released"]),
+    (6.0, ["down", "hold", "long_hold"]),
+    (8.0, ["down", "hold", "long_hold"]),
+])
+def test_long_hold_edges(held: float, expected: list[str]) -> None:
+    got = recognise([(1.0, True), (1.0 + held, False)], hold_seconds=3.0, long_hold_seconds=6.0)
+    assert [n for n, _ in got] == expected
