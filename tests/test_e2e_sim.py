@@ -252,3 +252,25 @@ def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> N
         (0.0, 1), (0.15, 0), (0.3, 1), (0.45, 0), (0.6, 1)]
     assert led[6][1] == 0 and len(led) == 7
     assert 9.0 < led[6][0] < 9.5  # released at 8.2 s, 1 s stop pulse
+
+
+def test_camera_stall_resumes_the_recording_in_a_new_segment_with_the_gap(tmp_path, keys, capsys) -> None:
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 25.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 8.0\naction = "camera_stall"\nseconds = 5\n'
+        '[[event]]\nat = 18.0\naction = "hold"\nseconds = 3.2\n',
+        "[prerecord]\nseconds = 1\n", capsys,
+    )
+    (rec,) = summary["recordings"]
+    assert rec["segments"] == 2
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 0
+    capsys.readouterr()
+    (mp4,) = export(tmp_path, keys)
+    sidecar = json.loads(mp4.with_suffix(".json").read_text())
+    (gap,) = sidecar["gaps"]
+    assert gap["reason"] == "camera stall"
+    assert 4.9 <= (gap["end_pts_us"] - gap["start_pts_us"]) / 1e6 <= 7.5
+    lines = (tmp_path / "data" / "audit.log").read_text().splitlines()
+    events = [json.loads(line)["event"] for line in lines]
+    assert "camera_stall" in events and "camera_restart" in events and "camera_resumed" in events
