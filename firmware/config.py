@@ -87,6 +87,27 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "start": Key(str, "press", "Gesture that starts recording.", choices=("press", "double_press")),
         "bookmark": Key(bool, True, "A press while recording drops a bookmark."),
     },
+    "display": {
+        "enabled": Key(bool, True, "Drive the front panel; false: no panel is opened."),
+        "kind": Key(str, "ili9341", "Panel controller: ILI9341 (2.8\", 320x240) or ST7789 (240x240).",
+                    choices=("ili9341", "st7789")),
+        "width": Key(int, 0, "Panel width at rotation 0; 0 = the controller's usual size.", 0, 320),
+        "height": Key(int, 0, "Panel height at rotation 0; 0 = the controller's usual size.", 0, 320),
+        "rotation": Key(int, 0, "Rotation in 90-degree clockwise steps.", 0, 3),
+        "spi_port": Key(int, 0, "SPI bus (/dev/spidev<port>.<device>).", 0, 6),
+        "spi_device": Key(int, 0, "SPI chip select.", 0, 2),
+        "spi_hz": Key(int, 32_000_000, "SPI clock in Hz.", 500_000, 80_000_000),
+        "dc_pin": Key(int, 24, "BCM GPIO of the panel's data/command line.", 0, 27),
+        "rst_pin": Key(int, 25, "BCM GPIO of the panel's reset line.", 0, 27),
+        "backlight_pin": Key(int, 18, "BCM GPIO of the backlight.", 0, 27),
+        "backlight_active_low": Key(bool, False, "The backlight is on when its pin is low."),
+        "fps": Key((int, float), 15.0, "Live-view frames per second (the bus allows about 26 at 32 MHz).",
+                   1, 30),
+        "mirror": Key(bool, True, "Flip the live view left-right, as a mirror."),
+        "standby_view": Key(str, "live", "What standby shows: the live view, a notice, or nothing.",
+                            choices=("live", "notice", "off")),
+        "language": Key(str, "de", "Language of every text on the panel.", choices=("de", "en")),
+    },
     "storage": {
         "data_dir": Key(str, "/var/lib/bodycam", "Where evidence and the audit log are written."),
     },
@@ -185,10 +206,17 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
             f"({btn['stealth_hold_seconds']:g}) must be longer than 'button.hold_seconds' "
             f"({btn['hold_seconds']:g}), or 0 for no stealth gesture"
         )
-    cues = conf["cues"]
+    cues, disp = conf["cues"], conf["display"]
     pins = {"button.pin": btn["pin"]} | {
         f"cues.{k}": cues[k] for k in ("led_pin", "vibration_pin", "buzzer_pin") if cues[k] >= 0
     }
+    if disp["enabled"]:
+        pins |= {f"display.{k}": disp[k] for k in ("dc_pin", "rst_pin", "backlight_pin")}
+    if (disp["width"] == 0) != (disp["height"] == 0) or 0 < min(disp["width"], disp["height"]) < 128:
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
+            "'display.height' must both be 0 (the panel's usual size) or both 128 to 320"
+        )
     seen: dict[int, str] = {}
     for key, pin in pins.items():
         if pin in seen:

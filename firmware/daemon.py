@@ -22,15 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from display import DisplayState
 from drivers.button import Button
 from drivers.camera import Camera
 from drivers.clock import Clock, Timer
 from drivers.cue_lines import CueLines
+from drivers.panel import Panel
 from recorder.packet import Packet
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats, RecordingWriter
 
 from .cues import Cues
+from .front_display import FrontDisplay
 from .gestures import GestureRecognizer
 
 log = logging.getLogger("bodycam")
@@ -87,7 +90,9 @@ class Daemon:
             long_hold_seconds=conf["button"]["stealth_hold_seconds"] or None,
         )
         self.cues: Cues | None = None
+        self.display: FrontDisplay | None = None
         self.stealth = False
+        self.clock_source = clock.source()
         self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
         self._last_packet_at: float | None = None
         self._stalled_since: float | None = None
@@ -141,7 +146,56 @@ class Daemon:
             self.camera.model, cam["width"], cam["height"], cam["fps"],
             self.prerecord_mode, self.buffer.seconds,
         )
+        self._start_display()
         self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
+
+    def _start_display(self) -> None:
+        """Open the front panel; without one the camera records all the same."""
+        disp = self.conf["display"]
+        if not disp["enabled"] or self.camera is None:
+            return
+        try:
+            panel = Panel.from_config(
+                kind=disp["kind"], rotation=disp["rotation"], spi_port=disp["spi_port"],
+                spi_device=disp["spi_device"], spi_hz=disp["spi_hz"], dc_pin=disp["dc_pin"],
+                rst_pin=disp["rst_pin"], backlight_pin=disp["backlight_pin"],
+                width=disp["width"] or None, height=disp["height"] or None,
+                backlight_active_low=disp["backlight_active_low"],
+            )
+        except Exception as e:  # a missing or broken panel: whatever its libraries raise
+            log.error("front display unavailable (%s); recording is not affected", e)
+            self.audit.append("display_unavailable", error=str(e))
+            return
+        self.display = FrontDisplay(
+            panel, self.camera.lores_frame, self.display_state, self.clock.monotonic, fps=disp["fps"]
+        )
+        self.display.start()
+
+    def display_state(self) -> DisplayState:
+        """What the front panel should show now (read by the display thread)."""
+        disp = self.conf["display"]
+        if self.stealth:
+            mode = "stealth"
+        elif self.state in (RECORDING, STOPPING):
+            mode = "recording"
+        else:
+            mode = "standby"
+        since = self._recording_since
+        alerts = set(self.alerts)
+        if self.clock_source == "unsynced":
+            alerts.add("clock_unsynced")
+        prerecord = "off"
+        if self.armed and self.prerecord_mode != "off":
+            prerecord = "armed" if self.prerecord_mode == "armed" else "on"
+        return DisplayState(
+            mode=mode,
+            recording_elapsed_s=0.0 if since is None else max(0.0, self.clock.monotonic() - since),
+            prerecord=prerecord,
+            alerts=tuple(sorted(alerts)),
+            language=disp["language"],
+            standby_view=disp["standby_view"],
+            mirror=disp["mirror"],
+        )
 
     def request_stop(self) -> None:
         """Ask for a clean shutdown; safe from a signal handler (only sets a flag)."""
@@ -156,6 +210,8 @@ class Daemon:
             self.stop_recording("shutdown")
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        if self.display is not None:
+            self.display.stop()
         if self.camera is not None:
             self.camera.close()
         if self.button is not None:

@@ -95,12 +95,16 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
             from drivers.clock import SystemClock
 
             clock = SystemClock()
+        sim_panel = _attach_sim_panel(conf, world) if world is not None and args.display_out else None
         store, audit, problem = _open_evidence(conf, clock)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
         try:
             _run_daemon(daemon, clock, world, scenario, duration)
         finally:
             audit.close()
+            if sim_panel is not None:
+                sim_panel.save(args.display_out)
+                log.info("front panel frames written to %s", args.display_out)
     finally:
         if world is not None:
             import hw_sim
@@ -141,6 +145,20 @@ def _simulated_world(conf: dict[str, dict[str, Any]], fast: bool) -> Any:
     )
     hw_sim.install(world)
     return world
+
+
+def _attach_sim_panel(conf: dict[str, dict[str, Any]], world: Any) -> Any:
+    """A simulated panel on the display's SPI port that keeps what the glass showed."""
+    from hw_sim.panel import SimPanel
+
+    disp = conf["display"]
+    size = {"width": disp["width"], "height": disp["height"]} if disp["width"] else {}
+    return SimPanel.attach(
+        disp["spi_port"], disp["spi_device"], disp["kind"], **size,
+        dc_pin=disp["dc_pin"], backlight_pin=disp["backlight_pin"],
+        backlight_active_low=disp["backlight_active_low"],
+        realtime=True, capture_interval_s=0.2, clock=world.clock.monotonic,
+    )
 
 
 def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration: float | None) -> None:
