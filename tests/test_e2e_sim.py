@@ -274,3 +274,37 @@ def test_camera_stall_resumes_the_recording_in_a_new_segment_with_the_gap(tmp_pa
     lines = (tmp_path / "data" / "audit.log").read_text().splitlines()
     events = [json.loads(line)["event"] for line in lines]
     assert "camera_stall" in events and "camera_restart" in events and "camera_resumed" in events
+
+
+def test_front_display_shows_recording_and_leaves_the_recording_alone(tmp_path, keys, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+
+    scenario = ('duration = 7.0\n[[event]]\nat = 1.0\naction = "press"\n'
+                '[[event]]\nat = 2.5\naction = "hold"\nseconds = 3.2\n')
+    with_panel = tmp_path / "a"
+    without = tmp_path / "b"
+    with_panel.mkdir()
+    without.mkdir()
+    args = ["run", "--sim", "--data-dir", str(with_panel / "data"), "--identity", str(keys["id"]),
+            "--scenario", str(write(with_panel / "s.toml", scenario)), "--display-out",
+            str(with_panel / "panel")]
+    assert main(args) == 0  # real time: the panel thread runs at its own pace
+    out = capsys.readouterr().out
+    a = json.loads(out[out.index("{"):])
+    b = run_sim(without, keys, scenario, "[display]\nenabled = false\n", capsys)
+    assert a["recordings"][0]["frames"] == b["recordings"][0]["frames"]
+    assert [(t["from"], t["to"]) for t in a["transitions"]] == [
+        (t["from"], t["to"]) for t in b["transitions"]]
+
+    frames = sorted((with_panel / "panel").glob("frame_*.png"))
+    assert len(frames) >= 15 and (with_panel / "panel" / "display.gif").exists()
+
+    def red_share(path: Path) -> float:
+        top = np.asarray(Image.open(path).convert("RGB"))[:60].astype(int)
+        red = (top[..., 0] > 180) & (top[..., 1] < 60) & (top[..., 2] < 60)
+        return float(red.mean())
+
+    shares = [red_share(f) for f in frames]
+    assert max(shares) > 0.3, "the red REC badge fills the top of the panel while recording"
+    assert min(shares) < 0.05, "and is gone in standby"
