@@ -19,12 +19,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Provision a simulated device (custodian keys, device identity), run the demo
-# scenario on the virtual clock, then verify and export what it recorded.
+# Provision a simulated device once (custodian keys, device identity), then run
+# the demo scenario on the virtual clock on fresh evidence, verify and export it.
 demo: setup
 	@test -f $(SIM)/custodian/custodian.key || $(BIN)/bodycam keys custodian --out $(SIM)/custodian
 	@test -f $(SIM)/identity/device.key || $(BIN)/bodycam keys device --device-id SIM-0001 \
 		--custodian-pub $(SIM)/custodian/custodian.pub --out $(SIM)/identity
+	@rm -rf $(SIM)/evidence $(SIM)/export $(SIM)/display
 	$(BIN)/bodycam run --sim --fast --scenario hw_sim/scenarios/demo.toml \
 		--data-dir $(SIM)/evidence --identity $(SIM)/identity --display-out $(SIM)/display
 	$(BIN)/bodycam verify $(SIM)/evidence --device-pub $(SIM)/identity/device.pub
