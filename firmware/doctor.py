@@ -658,7 +658,12 @@ def _simulation(conf: dict[str, dict[str, Any]], fault: str | None) -> Iterator[
     with hw_sim.installed(world):
         if fault == "camera_stall":  # the sensor delivers nothing from now on
             world.stall_camera(CAMERA_SECONDS * 10, at=world.clock.monotonic())
-        yield world
+        try:
+            yield world
+        finally:
+            from hw_sim import fake_spidev
+
+            fake_spidev.reset()  # the simulated panel goes with the world
 
 
 def _effective_args(args: argparse.Namespace) -> argparse.Namespace:
