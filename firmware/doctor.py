@@ -237,7 +237,7 @@ def _service_user_lacks(path: Path, want: int) -> str | None:
     st = path.stat()
     if may_access(st.st_mode, st.st_uid, st.st_gid, user.pw_uid, gids, want):
         return None
-    what = {4: "read", 3: "write in"}.get(want, "use")
+    what = {4: "read", 3: "write in", 1: "enter"}.get(want, "use")
     return (f"the service user '{SERVICE_USER}' cannot {what} {path} "
             f"(owner {st.st_uid}:{st.st_gid}, mode {stat.filemode(st.st_mode)})")
 
@@ -312,7 +312,8 @@ def check_identity(identity_dir: Path, *, device: bool) -> Check:
         return failed("identity", e.message,
                       "provision the device: deploy.sh --device-id ID --custodian-pub FILE")
     if device:
-        problem = _service_user_lacks(identity_dir / keys.DEVICE_KEY, 4)
+        problem = (_service_user_lacks(identity_dir, 1)
+                   or _service_user_lacks(identity_dir / keys.DEVICE_KEY, 4))
         if problem:
             return failed("identity", problem, "run deploy.sh again (it sets root:bodycam 0640)")
     kid = key_id(x25519_raw(ident.custodian_public_key))
@@ -464,9 +465,13 @@ def _judge_camera(camera: Any, packets: list[Any], cam_conf: dict[str, Any]) -> 
     span = times[-1] - times[0]
     measured = (len(packets) - 1) / span if span > 0 else 0.0
     size = "x".join(map(str, camera.size))
-    lores = camera.lores_frame()
     what = (f"{camera.model} {size}: {len(packets)} frames, {keyframes} keyframes in "
             f"{CAMERA_SECONDS:g} s ({measured:.1f} fps of {fps})")
+    try:
+        lores = camera.lores_frame()
+    except Exception as e:
+        return failed("camera", f"{what}; the low-resolution stream failed ({_error(e)})",
+                      "the front display would stay dark; check camera.lores_width/height")
     if lores is not None:
         what += f", lores {lores.shape[1]}x{lores.shape[0] * 2 // 3}"
     if not keyframes:
@@ -630,12 +635,21 @@ def check_panel(conf: dict[str, dict[str, Any]], world: Any | None,
                   "detected on a write-only bus)")
 
 
+def _close_all(devices: list[Any]) -> None:
+    """Close what the checks opened; a device failing to close must not hide the report."""
+    for device in devices:
+        try:
+            device.close()
+        except Exception:
+            pass
+
+
 def hardware_busy() -> list[Check]:
     """The lines the running service holds, failed with the way to free them."""
     hint = (f"the running '{SERVICE}' service holds it: 'systemctl stop {SERVICE}', run the "
             f"doctor, then 'systemctl start {SERVICE}'")
     return [failed(name, "not tested: in use by the bodycam service", hint)
-            for name in ("camera", "button", "cues", "panel")]
+            for name in ("panel", "camera", "button", "cues")]
 
 
 # -- assembly ----------------------------------------------------------------------------------
@@ -710,7 +724,7 @@ def diagnose(args: argparse.Namespace) -> Report:
         else:
             panels: list[Any] = []
             # Closed after the other checks: the colour bars stay up meanwhile.
-            stack.callback(lambda: [p.close() for p in panels])
+            stack.callback(_close_all, panels)
             checks.append(check_panel(conf, world, panels.append))
             checks.extend(check_camera_and_button(conf, clock, world))
             checks.append(check_cues(conf))
