@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device-pub", type=Path, action="append", default=[])
     e.add_argument("--json", action="store_true")
     e.add_argument("--force", action="store_true", help="export even what fails verification")
+
+    d = sub.add_parser("doctor", help="self-test: camera, panel, lines, storage, keys, clock, service")
+    d.add_argument("--sim", action="store_true", help="test the simulated device")
+    d.add_argument("--json", action="store_true")
+    d.add_argument("--config", type=Path, help="configuration (default: the service's, if present)")
+    d.add_argument("--data-dir", type=Path, help="evidence directory to probe")
+    d.add_argument("--identity", type=Path, help="device identity directory to check")
+    d.add_argument("--fault", help="--sim: inject a fault (camera_stall, storage_full, "
+                   "storage_readonly, no_identity, clock_unsynced) and see its line fail")
     return p
 
 
@@ -135,10 +144,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary["final_state"] != "fault" else 1
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    return doctor.main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bodycam`` console script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": _cmd_run, "keys": _cmd_keys, "verify": _cmd_verify, "export": _cmd_export}
+    handlers = {"run": _cmd_run, "keys": _cmd_keys, "verify": _cmd_verify, "export": _cmd_export,
+                "doctor": _cmd_doctor}
     try:
         return handlers[args.command](args)
     except BodycamError as e:
