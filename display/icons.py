@@ -78,6 +78,7 @@ IconFn = Callable[[ImageDraw.ImageDraw, Box, Colour, Colour], None]
 ALERT_ICONS: dict[str, IconFn] = {
     "storage_low": lambda d, b, c, bg: sd_card(d, b, c, bg, 0.75),
     "storage_full": lambda d, b, c, bg: sd_card(d, b, c, bg, 1.0),
+    "storage_error": lambda d, b, c, bg: (sd_card(d, b, c, bg, 0.0), _slash(d, b, c, bg)),
     "camera_fault": camera_fault,
     "clock_unsynced": clock,
     "key_missing": key_missing,

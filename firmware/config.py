@@ -110,6 +110,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "storage": {
         "data_dir": Key(str, "/var/lib/bodycam", "Where evidence and the audit log are written."),
+        "nearly_full_percent": Key((int, float), 10.0, "Warn (display, audit) when free space falls "
+                                   "below this share of the medium.", 1, 50),
+        "min_free_mib": Key(int, 64, "A recording is not started with less free space than this.",
+                            1, 4096),
+        "reserve_mib": Key(int, 8, "Space held back so a full medium can still close the segment "
+                           "and log the fault.", 1, 256),
     },
     "identity": {
         "dir": Key(str, "/etc/bodycam/identity", "Device identity directory (bodycam keys device)."),

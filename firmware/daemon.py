@@ -16,6 +16,7 @@ Every transition is logged to stderr and written to the audit log.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from drivers.camera import Camera
 from drivers.clock import Clock, Timer
 from drivers.cue_lines import CueLines
 from drivers.panel import Panel
+from drivers.storage import Storage
 from recorder.packet import Packet
+from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats, RecordingWriter
 
@@ -40,6 +43,13 @@ log = logging.getLogger("bodycam")
 
 STANDBY, RECORDING, STOPPING, FAULT = "standby", "recording", "stopping", "fault"
 HOUSEKEEPING_S = 0.25
+#: A wall-clock jump at least this large between two ticks is a clock step.
+CLOCK_STEP_S = 1.0
+#: How often free space is read.
+STORAGE_CHECK_S = 5.0
+#: Retrying failed storage: first after this long, doubling up to the maximum.
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -93,6 +103,7 @@ class Daemon:
         self.display: FrontDisplay | None = None
         self.stealth = False
         self.clock_source = clock.source()
+        self._wall_offset = clock.time() - clock.monotonic()
         self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
         self._last_packet_at: float | None = None
         self._stalled_since: float | None = None
@@ -100,6 +111,11 @@ class Daemon:
         #: camera_fault, clock_unsynced, key_missing.
         self.alerts: set[str] = set()
         self._recording_since: float | None = None
+        self.storage = Storage(Path(conf["storage"]["data_dir"]), conf["storage"]["reserve_mib"] << 20)
+        self._suspended = False  # a recording waits in RAM for storage to come back
+        self._retry: Timer | None = None
+        self._retry_delay = RETRY_FIRST_S
+        self._next_storage_check = 0.0
         self._housekeeping: Timer | None = None
         self._terminate = False
         self._stopped = False
@@ -112,11 +128,14 @@ class Daemon:
         """Start the camera and the button, and begin pre-recording."""
         cam, btn = self.conf["camera"], self.conf["button"]
         self.started_at = self.clock.monotonic()
-        self.audit.append("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds)
+        self._audit("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds)
+        if not self.storage.ensure_reserve():
+            log.warning("no room for the %d MiB storage reserve", self.conf["storage"]["reserve_mib"])
+        self._check_storage(self.clock.monotonic())
         if self.key_problem:
             self.alerts.add("key_missing")
             log.error("%s", self.key_problem)
-            self.audit.append("key_missing", problem=self.key_problem)
+            self._audit("key_missing", problem=self.key_problem)
         self.camera = Camera(
             self.clock,
             self.on_packet,
@@ -164,7 +183,7 @@ class Daemon:
             )
         except Exception as e:  # a missing or broken panel: whatever its libraries raise
             log.error("front display unavailable (%s); recording is not affected", e)
-            self.audit.append("display_unavailable", error=str(e))
+            self._audit("display_unavailable", error=str(e))
             return
         self.display = FrontDisplay(
             panel, self.camera.lores_frame, self.display_state, self.clock.monotonic, fps=disp["fps"]
@@ -219,7 +238,7 @@ class Daemon:
         if self.cues is not None:
             self.cues.close()
         self.buffer.clear()
-        self.audit.append("shutdown")
+        self._audit("shutdown")
         self._checkpoint()
         log.info("shut down cleanly")
         self.clock.stop()
@@ -240,11 +259,11 @@ class Daemon:
                 self.writer.write(pkt)
             except OSError as e:
                 self._storage_failed(e)
-        elif self.armed and self.prerecord_mode != "off":
+        elif self._suspended or (self.armed and self.prerecord_mode != "off"):
             self.buffer.append(pkt)
 
     def _button_changed(self, pressed: bool, t: float) -> None:
-        self.audit.append("button", pressed=pressed, t=round(t, 4))
+        self._audit("button", pressed=pressed, t=round(t, 4))
         if pressed:
             self.gestures.pressed(t)
         else:
@@ -262,7 +281,8 @@ class Daemon:
         # that holding on to the long hold does not also stop or disarm.
         hold = "hold_released" if self.gestures.long_hold_seconds else "hold"
         start = self.conf["gestures"]["start"]
-        if self.state in (STANDBY, FAULT):
+        recording = self.state == RECORDING or self._suspended  # suspended: held in RAM
+        if not recording and self.state in (STANDBY, FAULT):
             if self.prerecord_mode == "armed":
                 if not self.armed:
                     if name == "press":
@@ -273,7 +293,7 @@ class Daemon:
                     return
             if name == ("down" if start == "press" else "double_press"):
                 self.start_recording(t_down)
-        elif self.state == RECORDING:
+        elif recording:
             if name == hold:
                 self.stop_recording("hold")
             elif name == "press" and self.conf["gestures"]["bookmark"]:
@@ -287,8 +307,16 @@ class Daemon:
             self.summary.refused += 1
             msg = self.key_problem or "no evidence store"
             log.error("recording refused: %s", msg)
-            self.audit.append("record_refused", reason=msg)
+            self._audit("record_refused", reason=msg)
             self._cue("fault", "no_key")
+            return
+        free = self.storage.free_bytes()
+        if free < self.conf["storage"]["min_free_mib"] << 20:
+            self.summary.refused += 1
+            self.alerts.add("storage_full")
+            log.error("recording refused: storage full (%d MiB free); offload the camera", free >> 20)
+            self._audit("record_refused", reason="storage full", free_bytes=free)
+            self._cue("fault", "storage_full")
             return
         trigger_us = self._sensor_us(t_trigger)
         preroll = self.buffer.take(trigger_us) if trigger_us is not None else []
@@ -315,11 +343,17 @@ class Daemon:
             self.writer.write_preroll(preroll)
         except OSError as e:
             self._storage_failed(e)
+            # What did not reach storage goes back to RAM, to be written on a retry
+            # (a suspended recording) or by the next press.
+            durable = self.writer.stats.durable_pts_us if self.writer is not None else None
+            for pkt in preroll:
+                if durable is None or pkt.pts_us > durable:
+                    self.buffer.append(pkt)
             return
         preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
         self._cue("recording_started")
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
-        self.audit.append("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
+        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
@@ -329,9 +363,20 @@ class Daemon:
         self._set_state(STOPPING, why)
         self._cue("recording_stopped")
         try:
+            if self._suspended:  # last try to get what waited in RAM onto storage
+                self._suspended = False
+                self.buffer.seconds = self.conf["prerecord"]["seconds"]
+                writer.write_preroll(self.buffer.take(None))
             stats = writer.close()
         except OSError as e:
+            # The manifest could not be signed onto storage: the segments stay as a
+            # power cut leaves them, and recovery at the next boot closes the recording.
             self.writer = None
+            self._recording_since = None
+            log.error("recording %s could not be closed (%s); it is recovered at the next boot",
+                      writer.recording_id, e)
+            self._audit("recording_unclosed", recording=writer.recording_id, error=str(e))
+            self.summary.recordings.append((writer.recording_id, writer.stats))
             self._storage_failed(e)
             return
         self.writer = None
@@ -341,7 +386,7 @@ class Daemon:
             "recording %s closed: %d frames in %d segment(s)",
             writer.recording_id, stats.frames, stats.segments,
         )
-        self.audit.append(
+        self._audit(
             "recording_stopped", recording=writer.recording_id, frames=stats.frames,
             segments=stats.segments,
         )
@@ -359,7 +404,7 @@ class Daemon:
             return
         self._cue("bookmark")
         log.info("bookmark at %.3f", t)
-        self.audit.append("bookmark", recording=self.writer.recording_id, pts_us=pts)
+        self._audit("bookmark", recording=self.writer.recording_id, pts_us=pts)
 
     def _arm(self, on: bool) -> None:
         self.armed = on
@@ -367,7 +412,7 @@ class Daemon:
             self.buffer.clear()
         self._cue("armed", on)
         log.info("pre-record %s", "armed" if on else "disarmed; buffer discarded")
-        self.audit.append("prerecord_armed" if on else "prerecord_disarmed")
+        self._audit("prerecord_armed" if on else "prerecord_disarmed")
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -384,6 +429,9 @@ class Daemon:
         stall = self.conf["camera"]["stall_seconds"]
         if self._last_packet_at is not None and now - self._last_packet_at >= stall:
             self._camera_stalled(now)
+        if now >= self._next_storage_check:
+            self._check_storage(now)
+        self._check_clock(now)
         self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
 
     def _sensor_us(self, t_monotonic: float) -> int | None:
@@ -401,18 +449,104 @@ class Daemon:
         old, self.state = self.state, new
         self.summary.transitions.append((self.clock.monotonic(), old, new, why))
         log.info("state %s -> %s (%s)", old, new, why)
-        self.audit.append("state", old=old, new=new, why=why)
+        self._audit("state", old=old, new=new, why=why)
         if self.on_state is not None:
             self.on_state(new)
 
     def _storage_failed(self, e: OSError) -> None:
-        log.error("storage failed: %s; recording stopped, pre-record continues", e)
-        self.audit.append("storage_error", error=str(e))
-        if self.cues is not None:
-            self.cues.fault("storage", recording_ended=self.state == RECORDING)
-        self.writer = None
-        self._recording_since = None
-        self._set_state(FAULT, f"storage error: {e.strerror or e}")
+        """A write or fsync failed. A recording in progress is suspended, not ended:
+        its segment is closed (or left cut, if even that fails), new footage waits
+        in RAM, and storage is retried with back-off; nothing written is touched."""
+        full = e.errno in _FULL
+        freed = self.storage.release_reserve() if full else 0
+        alert = "storage_full" if full else "storage_error"
+        self.alerts.add(alert)
+        if full:
+            self.alerts.discard("storage_low")
+        log.error("storage %s: %s%s", "full" if full else "error", e,
+                  f"; released the {freed >> 20} MiB reserve" if freed else "")
+        self._audit("storage_error", error=str(e), errno=e.errno or 0, freed_reserve=freed)
+        if self.writer is not None and not self._suspended:
+            self._suspended = True
+            self.buffer.seconds = MAX_PREROLL_SECONDS
+            self.writer.interrupt("storage full" if full else "storage error")
+            self._cue("fault", "storage")
+            self._set_state(FAULT, f"storage {'full' if full else 'error'}: recording held in RAM")
+        elif self.writer is None and self.state != FAULT:
+            self._recording_since = None
+            self._cue("fault", "storage")
+            self._set_state(FAULT, f"storage {'full' if full else 'error'}")
+        if self._retry is None:
+            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+
+    def _retry_storage(self) -> None:
+        """Try storage again: put the reserve back, write what waited in RAM, resume."""
+        self._retry = None
+        if self.state != FAULT:
+            return
+        try:
+            if self.storage.free_bytes() < self.conf["storage"]["min_free_mib"] << 20:
+                raise OSError(errno.ENOSPC, "still below storage.min_free_mib")
+            self.storage.ensure_reserve()
+            if self.writer is not None:
+                self.writer.write_preroll(self.buffer.take(None))
+        except OSError as e:
+            log.warning("storage still failing (%s); next try in %.0f s", e, self._retry_delay)
+            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+            return
+        self._retry_delay = RETRY_FIRST_S
+        self.alerts.discard("storage_full")
+        self.alerts.discard("storage_error")
+        self._audit("storage_recovered")
+        if self.writer is not None:
+            self._suspended = False
+            self.buffer.seconds = self.conf["prerecord"]["seconds"]
+            self._set_state(RECORDING, "storage back: recording resumed")
+        else:
+            self._set_state(STANDBY, "storage back")
+
+    def _check_clock(self, now: float) -> None:
+        """Notice a wall-clock step (NTP, RTC, hand-set): log it and the clock source.
+
+        Timestamps come from the sensor's monotonic clock, so a step never moves
+        them; only the UTC labels of later recordings change.
+        """
+        offset = self.clock.time() - now
+        step = offset - self._wall_offset
+        self._wall_offset = offset
+        if abs(step) < CLOCK_STEP_S:
+            return
+        self.clock_source = self.clock.source()
+        log.warning("wall clock stepped by %+.3f s; clock source now %s", step, self.clock_source)
+        self._audit("clock_step", step_s=round(step, 3), source=self.clock_source)
+
+    def _check_storage(self, now: float) -> None:
+        """Read free space: warn when nearly full; clear a full alert once there is room."""
+        self._next_storage_check = now + STORAGE_CHECK_S
+        st = self.conf["storage"]
+        try:
+            free, total = self.storage.free_bytes(), self.storage.total_bytes()
+        except OSError as e:
+            log.error("cannot read free space of %s: %s", self.storage.data_dir, e)
+            return
+        low = free < total * st["nearly_full_percent"] / 100
+        if low and "storage_low" not in self.alerts and "storage_full" not in self.alerts:
+            log.warning("storage nearly full: %d MiB free of %d MiB", free >> 20, total >> 20)
+            self._audit("storage_low", free_bytes=free, total_bytes=total)
+            self.alerts.add("storage_low")
+        elif not low:
+            self.alerts.discard("storage_low")
+        if "storage_full" in self.alerts and self.state != FAULT and free >= st["min_free_mib"] << 20:
+            self.alerts.discard("storage_full")
+
+    def _audit(self, event: str, **fields: Any) -> None:
+        """Append to the audit log; a failing medium must not take the daemon down."""
+        try:
+            self.audit.append(event, **fields)
+        except OSError as e:
+            log.error("audit log write failed (%s): %s %s", e, event, fields)
 
     def _camera_stalled(self, now: float) -> None:
         """No packets for ``camera.stall_seconds``: close the segment, restart the camera.
@@ -426,7 +560,7 @@ class Daemon:
             self.alerts.add("camera_fault")
             log.error("camera stalled: no frames for %.1f s; restarting the camera pipeline",
                       now - self._last_packet_at)
-            self.audit.append("camera_stall", silent_s=round(now - self._last_packet_at, 3))
+            self._audit("camera_stall", silent_s=round(now - self._last_packet_at, 3))
             self._cue("fault", "camera_stall")
             if self.writer is not None:
                 try:
@@ -438,9 +572,9 @@ class Daemon:
             self.camera.start()
         except Exception as e:  # the camera library's errors are not ours to enumerate
             log.error("camera restart failed: %s", e)
-            self.audit.append("camera_restart_failed", error=str(e))
+            self._audit("camera_restart_failed", error=str(e))
         else:
-            self.audit.append("camera_restart")
+            self._audit("camera_restart")
         self._last_packet_at = now
 
     def _camera_resumed(self, pkt: Packet) -> None:
@@ -449,7 +583,7 @@ class Daemon:
         self._stalled_since = None
         self.alerts.discard("camera_fault")
         log.warning("camera delivering frames again after %.1f s", gap)
-        self.audit.append("camera_resumed", gap_s=round(gap, 3), pts_us=pkt.pts_us)
+        self._audit("camera_resumed", gap_s=round(gap, 3), pts_us=pkt.pts_us)
 
     def _cue(self, name: str, *args: Any) -> None:
         if self.cues is not None:
@@ -462,17 +596,20 @@ class Daemon:
         if self.cues is not None:
             self.cues.set_stealth(on)  # audit-logs the change itself
         else:
-            self.audit.append("stealth", on=on)
+            self._audit("stealth", on=on)
         if self.on_state is not None:
             self.on_state(self.state)
 
     def _checkpoint(self) -> None:
         # A signed checkpoint pins the audit chain so far to this device's key.
         if getattr(self.audit, "signer", None) is not None:
-            self.audit.checkpoint()
+            try:
+                self.audit.checkpoint()
+            except OSError as e:
+                log.error("audit checkpoint failed: %s", e)
 
     def _buffer_shortfall(self, covered: float, wanted: float) -> None:
-        self.audit.append("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
+        self._audit("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
 
 
 def cue_pins(cues: dict[str, Any]) -> dict[str, int | None]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -87,8 +89,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         scenario.duration if scenario is not None else None
     )
 
-    world = _simulated_world(conf, args.fast) if args.sim else None
-    try:
+    with ExitStack() as stack:
+        world = stack.enter_context(simulated_device(conf, args.fast)) if args.sim else None
         if world is not None:
             clock: Any = world.clock
         else:
@@ -97,19 +99,11 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
             clock = SystemClock()
         sim_panel = _attach_sim_panel(conf, world) if world is not None and args.display_out else None
         store, audit, problem = _open_evidence(conf, clock)
+        stack.callback(audit.close)
+        if sim_panel is not None:
+            stack.callback(_save_panel, sim_panel, args.display_out)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
-        try:
-            _run_daemon(daemon, clock, world, scenario, duration)
-        finally:
-            audit.close()
-            if sim_panel is not None:
-                sim_panel.save(args.display_out)
-                log.info("front panel frames written to %s", args.display_out)
-    finally:
-        if world is not None:
-            import hw_sim
-
-            hw_sim.uninstall()
+        _run_daemon(daemon, clock, world, scenario, duration)
     summary = _summary(daemon, conf, clock)
     if world is not None and daemon.cues is not None and world.frame_origin is not None:
         from .cues import timeline
@@ -124,10 +118,13 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     return summary
 
 
-def _simulated_world(conf: dict[str, dict[str, Any]], fast: bool) -> Any:
-    """The simulated hardware, installed under the drivers (hw_sim.install)."""
+@contextmanager
+def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[Any]:
+    """The simulated hardware under the drivers (hw_sim.install), storage faults under
+    the data directory included; everything is put back on exit."""
     import hw_sim
     from hw_sim.clock import VirtualClock
+    from hw_sim.fake_storage import StorageSim
     from hw_sim.world import CameraSpec, World
 
     cam = conf["camera"]
@@ -143,8 +140,19 @@ def _simulated_world(conf: dict[str, dict[str, Any]], fast: bool) -> Any:
         button_pin=conf["button"]["pin"],
         button_active_low=conf["button"]["active_low"],
     )
+    storage = StorageSim(world, conf["storage"]["data_dir"])
     hw_sim.install(world)
-    return world
+    storage.install()
+    try:
+        yield world
+    finally:
+        storage.uninstall()
+        hw_sim.uninstall()
+
+
+def _save_panel(sim_panel: Any, out: Path) -> None:
+    sim_panel.save(out)
+    log.info("front panel frames written to %s", out)
 
 
 def _attach_sim_panel(conf: dict[str, dict[str, Any]], world: Any) -> Any:

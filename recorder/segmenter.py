@@ -114,14 +114,32 @@ class RecordingWriter:
         """Record a stretch with no footage (camera stall) in the manifest."""
         self._rec.add_gap(start_pts_us=start_pts_us, end_pts_us=end_pts_us, reason=reason)
 
-    def interrupt(self, reason: str) -> None:
+    def interrupt(self, reason: str) -> bool:
         """The footage stopped (camera stall, storage fault): close the segment in
         progress now; the next packet opens a new segment of the same recording and
-        the stretch between is recorded in the manifest as a gap."""
+        the stretch between is recorded in the manifest as a gap.
+
+        Returns False if the segment could not be closed (storage failing): it is
+        then left as a power cut would leave it, its verified prefix intact, and
+        the gap starts at the last footage known to be on storage.
+        """
         if self._seg is None:
-            return
-        self._close_segment()
-        self._gap = (self.stats.last_pts_us, reason)
+            return True
+        closed = True
+        try:
+            self._close_segment()
+        except OSError as e:
+            log.error("segment could not be closed (%s); it stays cut off at its last chunk", e)
+            closed = False
+            self.stats.frames -= self._pending_frames  # never reached storage
+            self._seg = None
+            self._mux = None
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._pending_frames = 0
+            self._pending_first_us = None
+        self._gap = (self.stats.durable_pts_us, reason)
+        return closed
 
     def close(self) -> RecordingStats:
         """Close the segment in progress and finish the recording: nothing stays in RAM."""

@@ -227,16 +227,20 @@ def test_stealth_hold_darkens_every_cue_and_keeps_recording(tmp_path, keys, caps
 
 
 def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> None:
+    from contextlib import contextmanager
+
     import firmware.run as runmod
 
     seen = {}
-    real = runmod._simulated_world
+    real = runmod.simulated_device
 
+    @contextmanager
     def keep(conf, fast):  # keep the world so its pin history can be read after the run
-        seen["world"] = real(conf, fast)
-        return seen["world"]
+        with real(conf, fast) as world:
+            seen["world"] = world
+            yield world
 
-    monkeypatch.setattr(runmod, "_simulated_world", keep)
+    monkeypatch.setattr(runmod, "simulated_device", keep)
     run_sim(tmp_path, keys,
             'duration = 10.0\n[[event]]\nat = 2.0\naction = "press"\n'
             '[[event]]\nat = 5.0\naction = "hold"\nseconds = 3.2\n', "", capsys)
@@ -308,3 +312,74 @@ def test_front_display_shows_recording_and_leaves_the_recording_alone(tmp_path, 
     shares = [red_share(f) for f in frames]
     assert max(shares) > 0.3, "the red REC badge fills the top of the panel while recording"
     assert min(shares) < 0.05, "and is gone in standby"
+
+
+def _audit_events(data: Path) -> list[dict]:
+    return [json.loads(line) for line in (data / "audit.log").read_text().splitlines()]
+
+
+def test_storage_full_mid_recording_holds_footage_in_ram(tmp_path, keys, capsys) -> None:
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 30.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 8.0\naction = "storage_full"\nfree_bytes = 0\n'
+        '[[event]]\nat = 14.0\naction = "hold"\nseconds = 3.2\n'
+        '[[event]]\nat = 22.0\naction = "press"\n',
+        "", capsys,
+    )
+    assert summary["refused"] == 1, "a press with no room is refused"
+    assert len(summary["recordings"]) == 1
+    events = _audit_events(tmp_path / "data")
+    kinds = [e["event"] for e in events]
+    assert "storage_error" in kinds, "the reserve gave the audit log room for the fault"
+    refused = [e for e in events if e["event"] == "record_refused"]
+    assert refused and refused[0]["reason"] == "storage full"
+    # Nothing corrupted, nothing lost: what waited in RAM went into the reserve's room.
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 0
+    capsys.readouterr()
+    (mp4,) = export(tmp_path, keys)
+    frames = frame_numbers(mp4)
+    assert frames == list(range(0, frames[-1] + 1)) and frames[-1] >= round(17.2 * FPS) - 1
+
+
+def test_io_errors_are_retried_and_the_recording_resumes_with_the_gap_recorded(
+        tmp_path, keys, capsys) -> None:
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 25.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 8.0\naction = "io_error"\ncount = 4\nop = "any"\n'
+        '[[event]]\nat = 18.0\naction = "hold"\nseconds = 3.2\n',
+        "", capsys,
+    )
+    states = [(t["from"], t["to"]) for t in summary["transitions"]]
+    assert ("recording", "fault") in states and ("fault", "recording") in states
+    assert summary["final_state"] == "standby"
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 0
+    capsys.readouterr()
+    (mp4,) = export(tmp_path, keys)
+    sidecar = json.loads(mp4.with_suffix(".json").read_text())
+    (gap,) = sidecar["gaps"]
+    assert gap["reason"] == "storage error"
+    assert (gap["end_pts_us"] - gap["start_pts_us"]) / 1e6 <= 2.5
+    frames = frame_numbers(mp4)
+    assert sidecar["frames"] == len(frames) == summary["recordings"][0]["frames"]
+    # Every frame is there once, except the stretch the gap names.
+    missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+    assert len(missing) <= 2.5 * FPS and len(frames) == len(set(frames))
+
+
+def test_clock_step_leaves_timestamps_monotonic_and_is_logged(tmp_path, keys, capsys) -> None:
+    run_sim(
+        tmp_path, keys,
+        'duration = 14.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 5.0\naction = "clock_step"\nseconds = -3600\nsource = "rtc"\n'
+        '[[event]]\nat = 9.0\naction = "hold"\nseconds = 3.2\n',
+        "", capsys,
+    )
+    steps = [e for e in _audit_events(tmp_path / "data") if e["event"] == "clock_step"]
+    assert len(steps) == 1 and round(steps[0]["step_s"]) == -3600 and steps[0]["source"] == "rtc"
+    (mp4,) = export(tmp_path, keys)
+    frames = frame_numbers(mp4)
+    assert frames == list(range(frames[0], frames[-1] + 1))
+    sidecar = json.loads(mp4.with_suffix(".json").read_text())
+    assert sidecar["utc_start"].startswith("2026-01-15T08:00:00"), "UTC of the first frame, before the step"
