@@ -10,7 +10,6 @@ never deleted to make room.
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
@@ -57,9 +56,7 @@ class Storage:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        except OSError as e:
-            if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS):
-                raise
+        except OSError:  # full, failing, read-only or missing: the caller reports it
             self.release_reserve()
             return False
         return True

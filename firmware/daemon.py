@@ -38,6 +38,7 @@ from recorder.segmenter import RecordingStats, RecordingWriter
 from .cues import Cues
 from .front_display import FrontDisplay
 from .gestures import GestureRecognizer
+from .watchdog import Notifier
 
 log = logging.getLogger("bodycam")
 
@@ -73,6 +74,7 @@ class Daemon:
         audit: Any,
         key_problem: str | None = None,
         on_state: Callable[[str], None] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.conf = conf
         self.clock = clock
@@ -117,6 +119,8 @@ class Daemon:
         self._retry_delay = RETRY_FIRST_S
         self._next_storage_check = 0.0
         self._housekeeping: Timer | None = None
+        self.notifier = notifier if notifier is not None else Notifier()
+        self._next_ping = 0.0
         self._terminate = False
         self._stopped = False
         self.started_at = clock.monotonic()
@@ -166,6 +170,7 @@ class Daemon:
             self.prerecord_mode, self.buffer.seconds,
         )
         self._start_display()
+        self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
         self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
 
     def _start_display(self) -> None:
@@ -225,6 +230,7 @@ class Daemon:
         if self._stopped:
             return
         self._stopped = True
+        self.notifier.stopping()
         if self.state == RECORDING:
             self.stop_recording("shutdown")
         if self._housekeeping is not None:
@@ -240,6 +246,7 @@ class Daemon:
         self.buffer.clear()
         self._audit("shutdown")
         self._checkpoint()
+        self.notifier.close()
         log.info("shut down cleanly")
         self.clock.stop()
 
@@ -421,6 +428,10 @@ class Daemon:
             self.shutdown()
             return
         now = self.clock.monotonic()
+        if self.notifier.interval is not None and now >= self._next_ping:
+            # From the loop itself: a loop that hangs stops the pings, and systemd restarts us.
+            self.notifier.ping()
+            self._next_ping = now + self.notifier.interval
         if self.writer is not None and self._pts_offset_us is not None:
             try:
                 self.writer.flush_due(self._sensor_us(now) or 0)
@@ -449,6 +460,7 @@ class Daemon:
         old, self.state = self.state, new
         self.summary.transitions.append((self.clock.monotonic(), old, new, why))
         log.info("state %s -> %s (%s)", old, new, why)
+        self.notifier.status(f"{new}: {why}")
         self._audit("state", old=old, new=new, why=why)
         if self.on_state is not None:
             self.on_state(new)
