@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.errors import BodycamError
+from recorder.evidence.fsutil import fsync_dir
 
 #: Faults ``--sim`` can inject (``args.fault``), each failing one line.
 FAULTS = ("camera_stall", "storage_full", "storage_readonly", "no_identity", "clock_unsynced")
@@ -120,80 +121,6 @@ class Report:
 # -- storage -----------------------------------------------------------------------------------
 
 
-class Storage:
-    """The file-system calls the storage check makes; on the device, the OS itself."""
-
-    def free_bytes(self, path: Path) -> int:
-        st = os.statvfs(path)
-        return st.f_bavail * st.f_frsize
-
-    def create(self, path: Path) -> int:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-
-    def write(self, fd: int, data: bytes) -> int:
-        return os.write(fd, data)
-
-    def fsync(self, fd: int) -> None:
-        os.fsync(fd)
-
-    def close(self, fd: int) -> None:
-        os.close(fd)
-
-    def unlink(self, path: Path) -> None:
-        os.unlink(path)
-
-    def fsync_dir(self, path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class SimStorage(Storage):
-    """The data directory as the simulated world's storage faults leave it.
-
-    hw_sim fakes libraries, not the kernel, and a real full or read-only file
-    system needs root (a tiny tmpfs, a read-only bind mount) which CI does not
-    have; root itself ignores a read-only mode bit. So the simulation sits at
-    the same place as for the hardware, under the check: every call goes to
-    the real directory, except that after the world's ``storage_full`` fault
-    (``free_bytes``, as in a scenario) free space is capped and a write past it
-    is cut short and then fails with ENOSPC, and a ``readonly`` medium refuses
-    to create files with EROFS, as the kernel does once ext4 remounts a failing
-    card read-only.
-    """
-
-    def __init__(self, world: Any, *, readonly: bool = False) -> None:
-        self.readonly = readonly
-        self.free: int | None = None
-        self._used = 0
-        world.on_fault("storage_full", self._full)
-
-    def _full(self, fault: Any) -> None:
-        self.free = int(fault.params.get("free_bytes", 0))
-        self._used = 0
-
-    def free_bytes(self, path: Path) -> int:
-        real = super().free_bytes(path)
-        return real if self.free is None else min(real, max(0, self.free - self._used))
-
-    def create(self, path: Path) -> int:
-        if self.readonly:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return super().create(path)
-
-    def write(self, fd: int, data: bytes) -> int:
-        if self.free is not None:
-            room = self.free - self._used
-            if room <= 0:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            data = data[:room]
-        n = super().write(fd, data)
-        self._used += n
-        return n
-
-
 def min_free_bytes(conf: dict[str, dict[str, Any]]) -> int:
     """Two segments at the configured bitrate (at least 64 MiB): room to finish a recording."""
     seg = conf["recording"]["segment_seconds"] * conf["camera"]["bitrate"] / 8
@@ -242,8 +169,7 @@ def _service_user_lacks(path: Path, want: int) -> str | None:
             f"(owner {st.st_uid}:{st.st_gid}, mode {stat.filemode(st.st_mode)})")
 
 
-def check_storage(data_dir: Path, conf: dict[str, dict[str, Any]], fs: Storage,
-                  *, device: bool) -> Check:
+def check_storage(data_dir: Path, conf: dict[str, dict[str, Any]], *, device: bool) -> Check:
     """Write, fsync and remove a probe file in the data directory; enough room left?"""
     need = min_free_bytes(conf)
     if not data_dir.is_dir():
@@ -252,23 +178,24 @@ def check_storage(data_dir: Path, conf: dict[str, dict[str, Any]], fs: Storage,
     probe = data_dir / f".doctor-{os.getpid()}.probe"
     created, free = False, None
     try:
-        free = fs.free_bytes(data_dir)
-        fd = fs.create(probe)
+        st = os.statvfs(data_dir)
+        free = st.f_bavail * st.f_frsize
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         created = True
         try:
             view = memoryview(os.urandom(PROBE_BYTES))
             while view:
-                view = view[fs.write(fd, bytes(view)):]
-            fs.fsync(fd)
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
         finally:
-            fs.close(fd)
-        fs.unlink(probe)
+            os.close(fd)
+        os.unlink(probe)
         created = False
-        fs.fsync_dir(data_dir)
+        fsync_dir(data_dir)
     except OSError as e:
         if created:
             try:
-                fs.unlink(probe)
+                os.unlink(probe)
             except OSError:
                 pass
         reason = e.strerror or str(e)
@@ -657,27 +584,19 @@ def hardware_busy() -> list[Check]:
 
 @contextmanager
 def _simulation(conf: dict[str, dict[str, Any]], fault: str | None) -> Iterator[Any]:
-    """A simulated world for the configuration, installed under the drivers."""
-    import hw_sim
-    from hw_sim.clock import VirtualClock
-    from hw_sim.world import CameraSpec, World
+    """The simulated device ``bodycam run --sim`` uses, with the fault injected."""
+    from .run import simulated_device
 
-    cam = conf["camera"]
-    world = World(
-        VirtualClock(fast=True, source="unsynced" if fault == "clock_unsynced" else "ntp"),
-        camera=CameraSpec(size=(cam["width"], cam["height"]), fps=cam["fps"],
-                          gop_seconds=cam["gop_seconds"], bitrate=cam["bitrate"],
-                          lores_size=(cam["lores_width"], cam["lores_height"])),
-        button_pin=conf["button"]["pin"], button_active_low=conf["button"]["active_low"])
-    with hw_sim.installed(world):
-        if fault == "camera_stall":  # the sensor delivers nothing from now on
+    with simulated_device(conf, fast=True) as world:
+        if fault == "clock_unsynced":
+            world.clock.set_source("unsynced")
+        elif fault == "camera_stall":  # the sensor delivers nothing from now on
             world.stall_camera(CAMERA_SECONDS * 10, at=world.clock.monotonic())
-        try:
-            yield world
-        finally:
-            from hw_sim import fake_spidev
-
-            fake_spidev.reset()  # the simulated panel goes with the world
+        elif fault == "storage_full":
+            world.inject_fault("storage_full", free_bytes=0)
+        elif fault == "storage_readonly":
+            world.inject_fault("storage_readonly")
+        yield world
 
 
 def _effective_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -707,18 +626,15 @@ def diagnose(args: argparse.Namespace) -> Report:
         world = stack.enter_context(_simulation(conf, fault)) if sim else None
         if world is not None:
             clock: Any = world.clock
-            fs: Storage = SimStorage(world, readonly=fault == "storage_readonly")
-            if fault == "storage_full":
-                world.inject_fault("storage_full", free_bytes=0)
             if fault == "no_identity":  # a directory that really holds no identity
                 identity_dir = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "identity"
         else:
             from drivers.clock import SystemClock
 
-            clock, fs = SystemClock(), Storage()
+            clock = SystemClock()
         checks.append(check_clock(clock))
         checks.append(check_identity(identity_dir, device=not sim))
-        checks.append(check_storage(data_dir, conf, fs, device=not sim))
+        checks.append(check_storage(data_dir, conf, device=not sim))
         if busy:
             checks.extend(hardware_busy())
         else:

@@ -148,6 +148,9 @@ def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[An
     finally:
         storage.uninstall()
         hw_sim.uninstall()
+        from hw_sim import fake_spidev
+
+        fake_spidev.reset()  # the simulated panel goes with the world
 
 
 def _save_panel(sim_panel: Any, out: Path) -> None:

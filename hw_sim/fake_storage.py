@@ -17,6 +17,8 @@ not have.
   the simulated one.
 - ``io_error`` (``count``, ``op`` = write, fsync or any): the next ``count``
   such calls on files under ``root`` fail with EIO, as a failing card's do.
+- ``storage_readonly``: opening a file under ``root`` for writing fails with
+  EROFS, as after the kernel remounts a failing card read-only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 from hw_sim.world import Fault, World
 
-_WRAPPED = ("write", "writev", "fsync", "fdatasync", "statvfs", "unlink", "remove", "ftruncate")
+_WRAPPED = ("open", "write", "writev", "fsync", "fdatasync", "statvfs", "unlink", "remove",
+            "ftruncate")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 class StorageSim:
@@ -38,14 +42,19 @@ class StorageSim:
         self.root = os.path.realpath(root)
         self.free: int | None = None  # None: the real file system's numbers
         self.failures: dict[str, int] = {}
+        self.readonly = False
         self._real: dict[str, Any] = {}
         world.on_fault("storage_full", self._full)
         world.on_fault("io_error", self._io_error)
+        world.on_fault("storage_readonly", self._readonly)
 
     # -- faults ------------------------------------------------------------------------
 
     def _full(self, fault: Fault) -> None:
         self.free = int(fault.params.get("free_bytes", 0))
+
+    def _readonly(self, _fault: Fault) -> None:
+        self.readonly = True
 
     def _io_error(self, fault: Fault) -> None:
         op = str(fault.params.get("op", "write"))
@@ -58,6 +67,7 @@ class StorageSim:
         if self._real:
             return
         self._real = {name: getattr(os, name) for name in _WRAPPED}
+        os.open = self._open
         os.write = self._write
         os.writev = self._writev
         os.fsync = self._fsync
@@ -98,6 +108,11 @@ class StorageSim:
         return self.free
 
     # -- the wrapped calls -------------------------------------------------------------
+
+    def _open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if self.readonly and flags & _WRITE_FLAGS and dir_fd is None and self._path_under_root(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return self._real["open"](path, flags, mode, dir_fd=dir_fd)
 
     def _write(self, fd: int, data: Any) -> int:
         if not self._fd_under_root(fd):

@@ -36,7 +36,7 @@ BOUNCE_PAIRS = (2, 4)
 BOUNCE_GAP = (0.0001, 0.0008)
 
 #: Faults the world knows; scenario actions with the same names inject them.
-FAULTS = ("camera_stall", "clock_step", "storage_full", "io_error", "power_cut")
+FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_readonly", "io_error", "power_cut")
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class World:
         self.faults.setdefault(name, []).append(fault)
         self.log("fault", name=name, **params)
         hooks = self._fault_hooks.get(name, [])
-        if not hooks and name in ("storage_full", "io_error"):
+        if not hooks and name in ("storage_full", "storage_readonly", "io_error"):
             _log.warning("fault %s %s injected but nothing subscribed to it", name, params)
         for fn in list(hooks):
             fn(fault)

@@ -124,16 +124,22 @@ def test_missing_data_dir_and_custodian_private_key_fail(setup, tmp_path, capsys
 
 
 def test_storage_below_two_segments_fails(setup, capsys) -> None:
+    from hw_sim.fake_storage import StorageSim
+
     world = World(VirtualClock())
-    fs = doctor.SimStorage(world)
+    medium = StorageSim(world, setup["data"])
     conf = {"recording": {"segment_seconds": 60.0}, "camera": {"bitrate": 9_000_000}}
     need = doctor.min_free_bytes(conf)
     assert need == 135_000_000
-    world.inject_fault("storage_full", free_bytes=need - 1)
-    check = doctor.check_storage(setup["data"], conf, fs, device=False)
-    assert not check.ok and "need 128.7 MiB" in check.detail
-    world.inject_fault("storage_full", free_bytes=need + doctor.PROBE_BYTES)
-    assert doctor.check_storage(setup["data"], conf, fs, device=False).ok
+    medium.install()
+    try:
+        world.inject_fault("storage_full", free_bytes=need - 1)
+        check = doctor.check_storage(setup["data"], conf, device=False)
+        assert not check.ok and "need 128.7 MiB" in check.detail
+        world.inject_fault("storage_full", free_bytes=need + doctor.PROBE_BYTES)
+        assert doctor.check_storage(setup["data"], conf, device=False).ok
+    finally:
+        medium.uninstall()
 
 
 def test_config_pins_reach_the_button_check(setup, capsys) -> None:
