@@ -317,7 +317,11 @@ class Daemon:
             self._audit("record_refused", reason=msg)
             self._cue("fault", "no_key")
             return
-        free = self.storage.free_bytes()
+        try:
+            free = self.storage.free_bytes()
+        except OSError as e:  # the data directory is gone or unreadable
+            self._storage_failed(e)
+            return
         if free < self.conf["storage"]["min_free_mib"] << 20:
             self.summary.refused += 1
             self.alerts.add("storage_full")
