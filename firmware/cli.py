@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -81,10 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _JournalFormatter(logging.Formatter):
+    """``<priority>name: message``: journald reads the prefix as the syslog level."""
+
+    PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+                logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITY.get(record.levelno, 6)}>{super().format(record)}"
+
+
 def _setup_logging(verbose: bool) -> None:
-    # journald adds its own time stamps; the priority prefix lets it set the level.
+    # journald adds its own time stamps. Under systemd (JOURNAL_STREAM set) a
+    # <priority> prefix sets each line's level; on a terminal the level is spelled out.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

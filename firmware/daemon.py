@@ -122,6 +122,7 @@ class Daemon:
         self.notifier = notifier if notifier is not None else Notifier()
         self._next_ping = 0.0
         self._terminate = False
+        self._reload: dict[str, dict[str, Any]] | None = None
         self._stopped = False
         self.started_at = clock.monotonic()
         self.summary = Summary([], 0, [])
@@ -220,6 +221,26 @@ class Daemon:
             standby_view=disp["standby_view"],
             mirror=disp["mirror"],
         )
+
+    def request_reload(self, conf: dict[str, dict[str, Any]]) -> None:
+        """New configuration (SIGHUP); applied on the loop. Only the pre-record length
+        changes while running; everything else takes effect at the next start."""
+        self._reload = conf
+
+    def _apply_reload(self, conf: dict[str, dict[str, Any]]) -> None:
+        seconds = conf["prerecord"]["seconds"]
+        changed = {
+            f"{sec}.{key}": value for sec, keys in conf.items() for key, value in keys.items()
+            if self.conf[sec][key] != value
+        }
+        self.conf["prerecord"]["seconds"] = seconds
+        if not self._suspended:
+            self.buffer.seconds = seconds
+        later = sorted(k for k in changed if k != "prerecord.seconds")
+        log.info("configuration reloaded: pre-record %g s%s", seconds,
+                 f"; at the next start: {', '.join(later)}" if later else "")
+        self._audit("config", prerecord_seconds=seconds, changed=sorted(changed),
+                    pending=later)
 
     def request_stop(self) -> None:
         """Ask for a clean shutdown; safe from a signal handler (only sets a flag)."""
@@ -431,6 +452,9 @@ class Daemon:
         if self._terminate:
             self.shutdown()
             return
+        if self._reload is not None:
+            conf, self._reload = self._reload, None
+            self._apply_reload(conf)
         now = self.clock.monotonic()
         if self.notifier.interval is not None and now >= self._next_ping:
             # From the loop itself: a loop that hangs stops the pings, and systemd restarts us.

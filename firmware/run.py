@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         if sim_panel is not None:
             stack.callback(_save_panel, sim_panel, args.display_out)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
-        _run_daemon(daemon, clock, world, scenario, duration)
+        _run_daemon(daemon, clock, world, scenario, duration, args)
     summary = _summary(daemon, conf, clock)
     if world is not None and daemon.cues is not None and world.frame_origin is not None:
         from .cues import timeline
@@ -172,14 +172,26 @@ def _attach_sim_panel(conf: dict[str, dict[str, Any]], world: Any) -> Any:
     )
 
 
-def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration: float | None) -> None:
+def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration: float | None,
+                args: argparse.Namespace) -> None:
     """Start, run the loop until shutdown (duration, signal), close cleanly."""
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %s: closing down", signal.Signals(signum).name)
         daemon.request_stop()
 
+    def on_hup(_signum: int, _frame: Any) -> None:
+        # Only flags are set here; the loop applies the change between callbacks.
+        if args.config is None:
+            log.warning("SIGHUP: no --config file to reload")
+            return
+        try:
+            daemon.request_reload(load_config(args))
+        except BodycamError as e:
+            log.error("SIGHUP: configuration not reloaded: %s", e.message)
+
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
         daemon.start()
         if scenario is not None:

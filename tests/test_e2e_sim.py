@@ -383,3 +383,42 @@ def test_clock_step_leaves_timestamps_monotonic_and_is_logged(tmp_path, keys, ca
     assert frames == list(range(frames[0], frames[-1] + 1))
     sidecar = json.loads(mp4.with_suffix(".json").read_text())
     assert sidecar["utc_start"].startswith("2026-01-15T08:00:00"), "UTC of the first frame, before the step"
+
+
+def test_sighup_reloads_the_prerecord_length_while_running(tmp_path, keys) -> None:
+    data = tmp_path / "data"
+    config = write(tmp_path / "c.toml", "[prerecord]\nseconds = 30\n[display]\nenabled = false\n")
+    scenario = write(tmp_path / "s.toml", "duration = 3600.0\n")
+    proc = _bodycam("run", "--sim", "--data-dir", str(data), "--identity", str(keys["id"]),
+                    "--scenario", str(scenario), "--config", str(config))
+    deadline = time.monotonic() + 60
+    while not (data / "audit.log").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    config.write_text("[prerecord]\nseconds = 12\n[display]\nenabled = false\n")
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "configuration reloaded: pre-record 12 s" in err
+    (entry,) = [e for e in _audit_events(data) if e["event"] == "config"]
+    assert entry["prerecord_seconds"] == 12 and entry["changed"] == ["prerecord.seconds"]
+
+
+def test_presses_during_state_changes(tmp_path, keys, capsys) -> None:
+    # A press 70 ms after a stop was acted on (the stop cue still playing) starts the
+    # next recording at once, measured from its own contact.
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 20.0\n[[event]]\nat = 1.0\naction = "press"\n'
+        '[[event]]\nat = 2.0\naction = "hold"\nseconds = 3.2\n'     # stop, acted on at 5.23 s
+        '[[event]]\nat = 5.3\naction = "press"\n'                  # next recording at once
+        '[[event]]\nat = 9.0\naction = "hold"\nseconds = 3.2\n',
+        "", capsys,
+    )
+    starts = [round(t["t"], 2) for t in summary["transitions"] if t["to"] == "recording"]
+    stops = [round(t["t"], 2) for t in summary["transitions"] if t["to"] == "stopping"]
+    assert len(summary["recordings"]) == 2
+    assert starts[0] < 1.1 and 5.3 <= starts[1] < 5.4
+    assert 5.2 <= stops[0] < 5.3 and 12.2 <= stops[1] < 12.3
