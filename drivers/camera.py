@@ -103,4 +103,7 @@ class Camera:
         """The newest low-resolution YUV420 frame (for the display thread), or None."""
         if not self.running:
             return None
-        return self._picam2.capture_array("lores")
+        try:
+            return self._picam2.capture_array("lores")
+        except RuntimeError:  # stopped or restarting under us: the display shows "no image"
+            return None

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 #: Clock sources a recording can trust, most trusted first.
 CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
@@ -154,7 +157,11 @@ class SystemClock:
                         nxt is not None or until is not None
                     ) else None
                     self._cond.wait(None if deadline is None else max(0.0, deadline - now))
-            timer.fn(*timer.args)
+            try:
+                timer.fn(*timer.args)
+            except Exception:  # a bug in one callback must not stop the camera
+                name = getattr(timer.fn, "__qualname__", timer.fn)
+                log.exception("callback %s failed; the loop goes on", name)
 
     def stop(self) -> None:
         with self._cond:

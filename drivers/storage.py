@@ -66,6 +66,6 @@ class Storage:
         try:
             size = self.reserve_path.stat().st_size
             os.unlink(self.reserve_path)
-        except FileNotFoundError:
+        except OSError:  # not there, or the medium refuses (read-only, I/O error)
             return 0
         return size

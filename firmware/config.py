@@ -212,6 +212,13 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
             f"({btn['stealth_hold_seconds']:g}) must be longer than 'button.hold_seconds' "
             f"({btn['hold_seconds']:g}), or 0 for no stealth gesture"
         )
+    cam = conf["camera"]
+    for key in ("width", "height", "lores_width", "lores_height"):
+        if cam[key] % 2:
+            raise ConfigError(
+                f"{source} line {_line_of(text, 'camera', key) or '?'}: key 'camera.{key}' "
+                f"({cam[key]}) must be even (YUV420 halves it)"
+            )
     cues, disp = conf["cues"], conf["display"]
     pins = {"button.pin": btn["pin"]} | {
         f"cues.{k}": cues[k] for k in ("led_pin", "vibration_pin", "buzzer_pin") if cues[k] >= 0

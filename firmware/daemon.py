@@ -30,6 +30,7 @@ from drivers.clock import Clock, Timer
 from drivers.cue_lines import CueLines
 from drivers.panel import Panel
 from drivers.storage import Storage
+from recorder.errors import BodycamError
 from recorder.packet import Packet
 from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
@@ -111,7 +112,7 @@ class Daemon:
         self._stalled_since: float | None = None
         #: What the front display and doctor show: storage_low, storage_full,
         #: camera_fault, clock_unsynced, key_missing.
-        self.alerts: set[str] = set()
+        self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
         self._recording_since: float | None = None
         self.storage = Storage(Path(conf["storage"]["data_dir"]), conf["storage"]["reserve_mib"] << 20)
         self._suspended = False  # a recording waits in RAM for storage to come back
@@ -131,16 +132,36 @@ class Daemon:
 
     def start(self) -> None:
         """Start the camera and the button, and begin pre-recording."""
-        cam, btn = self.conf["camera"], self.conf["button"]
+        cam = self.conf["camera"]
         self.started_at = self.clock.monotonic()
         self._audit("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds)
         if not self.storage.ensure_reserve():
             log.warning("no room for the %d MiB storage reserve", self.conf["storage"]["reserve_mib"])
         self._check_storage(self.clock.monotonic())
         if self.key_problem:
-            self.alerts.add("key_missing")
+            self._alert("key_missing", True)
             log.error("%s", self.key_problem)
             self._audit("key_missing", problem=self.key_problem)
+        try:
+            self._open_hardware()
+            self.camera.start()
+        except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO
+            raise BodycamError(
+                f"camera or button unavailable ({type(e).__name__}: {e}); check the ribbon "
+                "cable and wiring, then run 'bodycam doctor'", exit_code=1) from None
+        self._last_packet_at = self.clock.monotonic()  # a camera that never delivers is a stall too
+        log.info(
+            "standby: camera %s %dx%d@%d, pre-record %s (%g s)",
+            self.camera.model, cam["width"], cam["height"], cam["fps"],
+            self.prerecord_mode, self.buffer.seconds,
+        )
+        self._start_display()
+        self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
+        self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
+
+    def _open_hardware(self) -> None:
+        """Camera, cue lines and button through their drivers."""
+        cam, btn = self.conf["camera"], self.conf["button"]
         self.camera = Camera(
             self.clock,
             self.on_packet,
@@ -164,15 +185,6 @@ class Daemon:
             active_low=btn["active_low"],
             debounce_ms=btn["debounce_ms"],
         )
-        self.camera.start()
-        log.info(
-            "standby: camera %s %dx%d@%d, pre-record %s (%g s)",
-            self.camera.model, cam["width"], cam["height"], cam["fps"],
-            self.prerecord_mode, self.buffer.seconds,
-        )
-        self._start_display()
-        self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
-        self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
 
     def _start_display(self) -> None:
         """Open the front panel; without one the camera records all the same."""
@@ -201,12 +213,12 @@ class Daemon:
         disp = self.conf["display"]
         if self.stealth:
             mode = "stealth"
-        elif self.state in (RECORDING, STOPPING):
-            mode = "recording"
+        elif self.state in (RECORDING, STOPPING) or self._suspended:
+            mode = "recording"  # suspended: still capturing, held in RAM
         else:
             mode = "standby"
         since = self._recording_since
-        alerts = set(self.alerts)
+        alerts = set(self.alerts)  # a frozenset, swapped whole by the loop
         if self.clock_source == "unsynced":
             alerts.add("clock_unsynced")
         prerecord = "off"
@@ -252,18 +264,17 @@ class Daemon:
             return
         self._stopped = True
         self.notifier.stopping()
-        if self.state == RECORDING:
+        if self.writer is not None:  # recording, or suspended with footage in RAM
             self.stop_recording("shutdown")
         if self._housekeeping is not None:
             self._housekeeping.cancel()
-        if self.display is not None:
-            self.display.stop()
-        if self.camera is not None:
-            self.camera.close()
-        if self.button is not None:
-            self.button.close()
-        if self.cues is not None:
-            self.cues.close()
+        for part in (self.display, self.camera, self.button, self.cues):
+            if part is None:
+                continue
+            try:  # one part failing to close must not keep the others (or the log) open
+                part.stop() if part is self.display else part.close()
+            except Exception as e:  # whatever the hardware library raises
+                log.error("closing %s failed: %s", type(part).__name__, e)
         self.buffer.clear()
         self._audit("shutdown")
         self._checkpoint()
@@ -319,7 +330,14 @@ class Daemon:
                 if name == hold:
                     self._arm(False)
                     return
-            if name == ("down" if start == "press" else "double_press"):
+            # "press" starts at contact, except in armed mode, where a hold must stay
+            # free to disarm: there it starts on release (the pre-roll still reaches
+            # back from the contact, so nothing is lost).
+            if start == "double_press":
+                starts_on = "double_press"
+            else:
+                starts_on = "press" if self.prerecord_mode == "armed" else "down"
+            if name == starts_on:
                 self.start_recording(t_down)
         elif recording:
             if name == hold:
@@ -345,7 +363,7 @@ class Daemon:
             return
         if free < self.conf["storage"]["min_free_mib"] << 20:
             self.summary.refused += 1
-            self.alerts.add("storage_full")
+            self._alert("storage_full", True)
             log.error("recording refused: storage full (%d MiB free); offload the camera", free >> 20)
             self._audit("record_refused", reason="storage full", free_bytes=free)
             self._cue("fault", "storage_full")
@@ -396,15 +414,15 @@ class Daemon:
         self._cue("recording_stopped")
         try:
             if self._suspended:  # last try to get what waited in RAM onto storage
-                self._suspended = False
-                self.buffer.seconds = self.conf["prerecord"]["seconds"]
-                writer.write_preroll(self.buffer.take(None))
+                self._write_held(writer)
             stats = writer.close()
         except OSError as e:
             # The manifest could not be signed onto storage: the segments stay as a
             # power cut leaves them, and recovery at the next boot closes the recording.
             self.writer = None
             self._recording_since = None
+            self._suspended = False
+            self.buffer.seconds = self.conf["prerecord"]["seconds"]
             log.error("recording %s could not be closed (%s); it is recovered at the next boot",
                       writer.recording_id, e)
             self._audit("recording_unclosed", recording=writer.recording_id, error=str(e))
@@ -413,6 +431,7 @@ class Daemon:
             return
         self.writer = None
         self._recording_since = None
+        self._storage_back()
         self.summary.recordings.append((writer.recording_id, stats))
         log.info(
             "recording %s closed: %d frames in %d segment(s)",
@@ -500,9 +519,9 @@ class Daemon:
         full = e.errno in _FULL
         freed = self.storage.release_reserve() if full else 0
         alert = "storage_full" if full else "storage_error"
-        self.alerts.add(alert)
+        self._alert(alert, True)
         if full:
-            self.alerts.discard("storage_low")
+            self._alert("storage_low", False)
         log.error("storage %s: %s%s", "full" if full else "error", e,
                   f"; released the {freed >> 20} MiB reserve" if freed else "")
         self._audit("storage_error", error=str(e), errno=e.errno or 0, freed_reserve=freed)
@@ -530,22 +549,43 @@ class Daemon:
                 raise OSError(errno.ENOSPC, "still below storage.min_free_mib")
             self.storage.ensure_reserve()
             if self.writer is not None:
-                self.writer.write_preroll(self.buffer.take(None))
+                self._write_held(self.writer)
         except OSError as e:
             log.warning("storage still failing (%s); next try in %.0f s", e, self._retry_delay)
             self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
             self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
             return
-        self._retry_delay = RETRY_FIRST_S
-        self.alerts.discard("storage_full")
-        self.alerts.discard("storage_error")
-        self._audit("storage_recovered")
+        self._storage_back()
         if self.writer is not None:
-            self._suspended = False
-            self.buffer.seconds = self.conf["prerecord"]["seconds"]
             self._set_state(RECORDING, "storage back: recording resumed")
         else:
             self._set_state(STANDBY, "storage back")
+
+    def _write_held(self, writer: RecordingWriter) -> None:
+        """Write the footage held in RAM during a storage fault; on failure, keep in RAM
+        what did not reach storage (from its first keyframe on) for the next try."""
+        held = self.buffer.take(None)
+        try:
+            writer.write_preroll(held)
+        except OSError:
+            durable = writer.stats.durable_pts_us
+            for pkt in held:
+                if durable is None or pkt.pts_us > durable:
+                    self.buffer.append(pkt)
+            raise
+        self._suspended = False
+        self.buffer.seconds = self.conf["prerecord"]["seconds"]
+
+    def _storage_back(self) -> None:
+        """Storage works again: clear its alerts and the retry schedule."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self._retry_delay = RETRY_FIRST_S
+        if {"storage_full", "storage_error"} & self.alerts:
+            self._alert("storage_full", False)
+            self._alert("storage_error", False)
+            self._audit("storage_recovered")
 
     def _check_clock(self, now: float) -> None:
         """Notice a wall-clock step (NTP, RTC, hand-set): log it and the clock source.
@@ -575,11 +615,14 @@ class Daemon:
         if low and "storage_low" not in self.alerts and "storage_full" not in self.alerts:
             log.warning("storage nearly full: %d MiB free of %d MiB", free >> 20, total >> 20)
             self._audit("storage_low", free_bytes=free, total_bytes=total)
-            self.alerts.add("storage_low")
+            self._alert("storage_low", True)
         elif not low:
-            self.alerts.discard("storage_low")
-        if "storage_full" in self.alerts and self.state != FAULT and free >= st["min_free_mib"] << 20:
-            self.alerts.discard("storage_full")
+            self._alert("storage_low", False)
+        if self.state != FAULT:  # in a fault the retry owns the alert
+            self._alert("storage_full", free < st["min_free_mib"] << 20)
+
+    def _alert(self, code: str, on: bool) -> None:
+        self.alerts = self.alerts | {code} if on else self.alerts - {code}
 
     def _audit(self, event: str, **fields: Any) -> None:
         """Append to the audit log; a failing medium must not take the daemon down."""
@@ -597,7 +640,7 @@ class Daemon:
         assert self._last_packet_at is not None and self.camera is not None
         if self._stalled_since is None:
             self._stalled_since = self._last_packet_at
-            self.alerts.add("camera_fault")
+            self._alert("camera_fault", True)
             log.error("camera stalled: no frames for %.1f s; restarting the camera pipeline",
                       now - self._last_packet_at)
             self._audit("camera_stall", silent_s=round(now - self._last_packet_at, 3))
@@ -621,7 +664,7 @@ class Daemon:
         assert self._stalled_since is not None
         gap = self.clock.monotonic() - self._stalled_since
         self._stalled_since = None
-        self.alerts.discard("camera_fault")
+        self._alert("camera_fault", False)
         log.warning("camera delivering frames again after %.1f s", gap)
         self._audit("camera_resumed", gap_s=round(gap, 3), pts_us=pkt.pts_us)
 

@@ -75,6 +75,10 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
     if not args.sim and (args.scenario or args.fast or args.display_out):
         raise BodycamError("--scenario, --fast and --display-out need --sim")
+    if args.duration is not None and args.duration <= 0:
+        raise BodycamError(f"--duration {args.duration:g}: give a positive number of seconds")
+    if args.display_out is not None and args.display_out.exists() and not args.display_out.is_dir():
+        raise BodycamError(f"--display-out {args.display_out}: is a file; give a directory")
     conf = load_config(args)
     scenario = None
     if args.sim:

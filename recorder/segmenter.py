@@ -124,6 +124,8 @@ class RecordingWriter:
         the gap starts at the last footage known to be on storage.
         """
         if self._seg is None:
+            if self._gap is None and self.stats.segments:  # between segments already
+                self._gap = (self.stats.durable_pts_us, reason)
             return True
         closed = True
         try:

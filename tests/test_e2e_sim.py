@@ -422,3 +422,72 @@ def test_presses_during_state_changes(tmp_path, keys, capsys) -> None:
     assert len(summary["recordings"]) == 2
     assert starts[0] < 1.1 and 5.3 <= starts[1] < 5.4
     assert 5.2 <= stops[0] < 5.3 and 12.2 <= stops[1] < 12.3
+
+
+def test_a_long_storage_outage_keeps_the_footage_in_ram(tmp_path, keys, capsys) -> None:
+    run_sim(
+        tmp_path, keys,
+        'duration = 40.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 10.0\naction = "storage_full"\nfree_bytes = 0\n'
+        '[[event]]\nat = 30.0\naction = "hold"\nseconds = 3.2\n',
+        "[prerecord]\nseconds = 2\n", capsys,
+    )
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 0
+    capsys.readouterr()
+    (mp4,) = export(tmp_path, keys)
+    frames = frame_numbers(mp4)
+    # Pre-roll from 0 s (2 s wanted, GOP-aligned), then everything to the stop at 33.2 s:
+    # the 23 s held in RAM during the outage went into the reserve's room at the stop.
+    assert frames == list(range(0, frames[-1] + 1)) and frames[-1] >= round(33.2 * FPS) - 1
+
+
+def test_shutdown_during_a_storage_outage_closes_the_recording(tmp_path, keys, capsys) -> None:
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 12.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 5.0\naction = "storage_full"\nfree_bytes = 0\n',
+        "", capsys,
+    )
+    assert len(summary["recordings"]) == 1
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 0
+    capsys.readouterr()
+    (mp4,) = export(tmp_path, keys)
+    frames = frame_numbers(mp4)
+    assert frames == list(range(0, frames[-1] + 1)) and frames[-1] >= round(12.0 * FPS) - 2
+
+
+def test_repeated_io_errors_never_look_like_tampering(tmp_path, keys, capsys) -> None:
+    run_sim(
+        tmp_path, keys,
+        'duration = 25.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        '[[event]]\nat = 10.0\naction = "io_error"\ncount = 8\nop = "write"\n'
+        '[[event]]\nat = 20.0\naction = "hold"\nseconds = 3.2\n',
+        "", capsys,
+    )
+    code = main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])])
+    assert code in (0, 3), capsys.readouterr().out
+    capsys.readouterr()
+    (mp4,) = export(tmp_path, keys, expect=code)
+    frames = frame_numbers(mp4)
+    missing = set(range(frames[0], frames[-1] + 1)) - set(frames)
+    assert len(missing) <= 2 * FPS, "only the stretch around the failing writes is lost"
+    assert frames[-1] >= round(23.2 * FPS) - 1
+
+
+def test_armed_mode_press_arms_hold_disarms(tmp_path, keys, capsys) -> None:
+    summary = run_sim(
+        tmp_path, keys,
+        'duration = 30.0\n[[event]]\nat = 2.0\naction = "press"\n'        # arm
+        '[[event]]\nat = 5.0\naction = "hold"\nseconds = 4\n'              # disarm, discard
+        '[[event]]\nat = 12.0\naction = "press"\n'                         # arm again
+        '[[event]]\nat = 20.0\naction = "press"\n'                         # record
+        '[[event]]\nat = 24.0\naction = "hold"\nseconds = 3.2\n',
+        '[prerecord]\nmode = "armed"\nseconds = 30\n', capsys,
+    )
+    assert len(summary["recordings"]) == 1
+    kinds = [e["event"] for e in _audit_events(tmp_path / "data")]
+    assert kinds.count("prerecord_armed") == 2 and kinds.count("prerecord_disarmed") == 1
+    (mp4,) = export(tmp_path, keys)
+    frames = frame_numbers(mp4)
+    # Nothing from before the second arming (12 s) is kept; from then on all of it.
+    assert 12 * FPS <= frames[0] <= 13 * FPS

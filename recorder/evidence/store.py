@@ -110,12 +110,33 @@ class Recording:
         except OSError:
             for i in range(len(key)):
                 key[i] = 0
-            if path.exists():  # a partial header is evidence of the failure: list it
-                self._segments.append((index, path, None))
+            self._failed_open(index, path)
             raise
         self._segments.append((index, path, seg))
         self._open = seg
         return seg
+
+    def _failed_open(self, index: int, path: Path) -> None:
+        """The header could not be written. An empty file (the writer cut its partial
+        write back) holds nothing and is removed, its index reused; anything else is
+        evidence of the failure: listed, and the chain runs through it as it is."""
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        except OSError:
+            size = None
+        if size == 0:
+            try:
+                path.unlink()
+                return
+            except OSError:
+                pass
+        self._segments.append((index, path, None))
+        try:
+            self._store.chain.head, _ = sha256_file(path)
+        except OSError:
+            pass  # unreadable: the verifier reports the break where it is
 
     def close_segment(self, seg: Segment) -> None:
         """Final chunk, signed trailer, fsync; the data key is dropped even on error."""
