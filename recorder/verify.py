@@ -237,6 +237,12 @@ def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
                 break
     device_id = doc.get("device_id") if doc else None
     rec.device_id = device_id if isinstance(device_id, str) else ""
+    if doc is None and not (rec.dir / MANIFEST_NAME).exists():
+        # Power lost while the first segment's header was being written: nothing here
+        # names a device or claims any footage, so there is nothing to be foreign.
+        rec.add("truncated", rec.rel, "", "no segment header or manifest could be read: "
+                "cut before any footage was written; nothing to verify")
+        return None
     if pins:
         key = pins.get(rec.device_id)
         rec.key_source = PINNED

@@ -491,3 +491,15 @@ def test_armed_mode_press_arms_hold_disarms(tmp_path, keys, capsys) -> None:
     frames = frame_numbers(mp4)
     # Nothing from before the second arming (12 s) is kept; from then on all of it.
     assert 12 * FPS <= frames[0] <= 13 * FPS
+
+
+def test_power_lost_inside_the_first_segment_header_is_truncation_not_foreign(
+        tmp_path, keys, capsys) -> None:
+    run_sim(tmp_path, keys, 'duration = 6.0\n[[event]]\nat = 2.0\naction = "press"\n', "", capsys)
+    (rec,) = (tmp_path / "data" / "recordings").iterdir()
+    (rec / "manifest.bcm").unlink()  # as if the power went before anything else was written
+    seg = rec / "seg-000000.bcs"
+    seg.write_bytes(seg.read_bytes()[:50])
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 3
+    out = capsys.readouterr().out
+    assert "TRUNCATED" in out and "FOREIGN" not in out
