@@ -107,15 +107,11 @@ class GestureRecognizer:
         self._emit("press", down)
 
     def _long_reached(self, down: float) -> None:
-        if self._down_at != down:
-            return
-        self._long = True
-        self._long_timer = None
-        self._emit("long_hold", down)
+        if self._down_at == down:  # still the same contact
+            self._long, self._long_timer = True, None
+            self._emit("long_hold", down)
 
     def _hold_reached(self, down: float) -> None:
-        if self._down_at != down:
-            return
-        self._held = True
-        self._hold_timer = None
-        self._emit("hold", down)
+        if self._down_at == down:
+            self._held, self._hold_timer = True, None
+            self._emit("hold", down)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -138,14 +138,19 @@ def load_custodian_public(path: Path) -> X25519PublicKey:
 
 def load_custodian_private(path: Path) -> X25519PrivateKey:
     """Read custodian.key for export."""
-    data = _read(path, "custodian private key")
+    return _load_private(path, X25519PrivateKey, "custodian private key", "X25519",
+                         "expected custodian.key from 'bodycam keys custodian'")
+
+
+def _load_private(path: Path, kind: type, what: str, algorithm: str, hint: str) -> Any:
+    """An unencrypted PEM private key of ``kind``, or a one-line KeyFileError."""
+    data = _read(path, what)
     try:
         key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise KeyFileError(f"{path}: not an unencrypted PEM private key (expected "
-                           "custodian.key from 'bodycam keys custodian')") from None
-    if not isinstance(key, X25519PrivateKey):
-        raise KeyFileError(f"{path}: not an X25519 private key (expected custodian.key)")
+        raise KeyFileError(f"{path}: not an unencrypted PEM private key ({hint})") from None
+    if not isinstance(key, kind):
+        raise KeyFileError(f"{path}: not an {algorithm} private key ({hint})")
     return key
 
 
@@ -185,14 +190,8 @@ def load_identity(identity_dir: Path) -> DeviceIdentity:
         raise KeyFileError(f"{identity_dir / CUSTODIAN_PUB}: missing; the device will not "
                            "record without the custodian public key")
     custodian = load_custodian_public(identity_dir / CUSTODIAN_PUB)
-    data = _read(identity_dir / DEVICE_KEY, "device private key")
-    try:
-        signing = load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise KeyFileError(f"{identity_dir / DEVICE_KEY}: not an unencrypted PEM private "
-                           "key (recreate the identity with 'bodycam keys device')") from None
-    if not isinstance(signing, Ed25519PrivateKey):
-        raise KeyFileError(f"{identity_dir / DEVICE_KEY}: not an Ed25519 private key")
+    signing = _load_private(identity_dir / DEVICE_KEY, Ed25519PrivateKey, "device private key",
+                            "Ed25519", "recreate the identity with 'bodycam keys device'")
     device_id, public = load_device_pub(identity_dir / DEVICE_PUB)
     if public.public_bytes(Encoding.Raw, PublicFormat.Raw) != signing.public_key().public_bytes(
             Encoding.Raw, PublicFormat.Raw):
