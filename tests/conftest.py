@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 
+import hw_sim
+from hw_sim.clock import VirtualClock
 from hw_sim.frametag import draw_tag
+from hw_sim.world import World
 from recorder.packet import Packet
 
 BASE_US = 7_000_000_000
@@ -43,3 +48,12 @@ def h264_stream(
 ) -> list[Packet]:
     """``frames`` packets, one per frame, frame n tagged n and stamped BASE_US + n/fps."""
     return list(_encode(frames, fps, gop, *size))
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    """A simulated world on a fast virtual clock, installed under the drivers."""
+    w = World(VirtualClock(fast=True))
+    hw_sim.install(w)
+    yield w
+    hw_sim.uninstall()

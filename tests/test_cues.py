@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -46,14 +45,6 @@ def no_sleeping(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a cue slept: patterns must be timers on the clock")
 
     monkeypatch.setattr(time, "sleep", refuse)
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    w = World(VirtualClock(fast=True))
-    hw_sim.install(w)
-    yield w
-    hw_sim.uninstall()
 
 
 def make(world: World, **kw: Any) -> tuple[Cues, Audit]:

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-import hw_sim
 from drivers.cue_lines import CueLines
-from hw_sim.clock import MONOTONIC_START, VirtualClock
+from hw_sim.clock import MONOTONIC_START
 from hw_sim.world import World
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    w = World(VirtualClock(fast=True))
-    hw_sim.install(w)
-    yield w
-    hw_sim.uninstall()
 
 
 def test_active_high_lines_start_low_and_switch(world: World) -> None:

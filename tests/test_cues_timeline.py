@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-import hw_sim
 from drivers.cue_lines import CueLines
 from firmware.cues import Cues, timeline
-from hw_sim.clock import MONOTONIC_START, VirtualClock
+from hw_sim.clock import MONOTONIC_START
 from hw_sim.world import World
 
 PINS = {"led": 5, "vibration": 6, "buzzer": 13}
@@ -23,14 +19,6 @@ class Audit:
 
     def append(self, event: str, **fields: Any) -> None:
         self.entries.append((event, fields))
-
-
-@pytest.fixture
-def world() -> Iterator[World]:
-    w = World(VirtualClock(fast=True))
-    hw_sim.install(w)
-    yield w
-    hw_sim.uninstall()
 
 
 def script(world: World, cues: Cues, steps: list[tuple[float, Any]]) -> None:
