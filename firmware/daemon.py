@@ -145,6 +145,11 @@ class Daemon:
         try:
             self._open_hardware()
             self.camera.start()
+        except ImportError as e:
+            raise BodycamError(
+                f"{e.name or e} is not installed: on Raspberry Pi OS run deploy.sh (it installs "
+                "python3-picamera2 and the GPIO and SPI libraries), or use --sim", exit_code=1
+            ) from None
         except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO
             raise BodycamError(
                 f"camera or button unavailable ({type(e).__name__}: {e}); check the ribbon "
