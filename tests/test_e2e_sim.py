@@ -503,3 +503,17 @@ def test_power_lost_inside_the_first_segment_header_is_truncation_not_foreign(
     assert main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"])]) == 3
     out = capsys.readouterr().out
     assert "TRUNCATED" in out and "FOREIGN" not in out
+
+
+def test_run_without_a_camera_library_says_what_to_do(tmp_path, keys, capsys) -> None:
+    try:
+        import picamera2  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("picamera2 is installed here")
+    code = main(["run", "--data-dir", str(tmp_path / "d"), "--identity", str(keys["id"]),
+                 "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "picamera2 is not installed" in err and "--sim" in err and "Traceback" not in err
