@@ -61,6 +61,20 @@ class Storage:
             return False
         return True
 
+    def probe(self) -> None:
+        """Write, fsync and delete a small file: raises OSError if the medium fails."""
+        path = self.data_dir / ".probe"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, bytes(4096))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
     def release_reserve(self) -> int:
         """Delete the reserve file; returns the bytes given back."""
         try:

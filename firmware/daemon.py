@@ -47,6 +47,9 @@ STANDBY, RECORDING, STOPPING, FAULT = "standby", "recording", "stopping", "fault
 HOUSEKEEPING_S = 0.25
 #: A wall-clock jump at least this large between two ticks is a clock step.
 CLOCK_STEP_S = 1.0
+#: Room kept free when closing a recording on a full medium: final chunk, trailer,
+#: manifest, audit entries and checkpoint.
+CLOSE_MARGIN = 512 * 1024
 #: How often free space is read.
 STORAGE_CHECK_S = 5.0
 #: Retrying failed storage: first after this long, doubling up to the maximum.
@@ -116,6 +119,7 @@ class Daemon:
         self._recording_since: float | None = None
         self.storage = Storage(Path(conf["storage"]["data_dir"]), conf["storage"]["reserve_mib"] << 20)
         self._suspended = False  # a recording waits in RAM for storage to come back
+        self._pending_trigger: float | None = None  # a press storage could not serve yet
         self._retry: Timer | None = None
         self._retry_delay = RETRY_FIRST_S
         self._next_storage_check = 0.0
@@ -303,7 +307,8 @@ class Daemon:
                 self.writer.write(pkt)
             except OSError as e:
                 self._storage_failed(e)
-        elif self._suspended or (self.armed and self.prerecord_mode != "off"):
+        elif self._suspended or self._pending_trigger is not None or (
+                self.armed and self.prerecord_mode != "off"):
             self.buffer.append(pkt)
 
     def _button_changed(self, pressed: bool, t: float) -> None:
@@ -374,7 +379,10 @@ class Daemon:
             self._cue("fault", "storage_full")
             return
         trigger_us = self._sensor_us(t_trigger)
-        preroll = self.buffer.take(trigger_us) if trigger_us is not None else []
+        wanted = self.conf["prerecord"]["seconds"]
+        preroll = self.buffer.take(trigger_us, wanted) if trigger_us is not None else []
+        if self._pending_trigger is None:
+            self.buffer.seconds = wanted
         first_us = preroll[0].pts_us if preroll else trigger_us
         utc_start = self._utc_of(first_us) if first_us is not None else self.clock.time()
         cam, rec_conf = self.conf["camera"], self.conf["recording"]
@@ -392,11 +400,17 @@ class Daemon:
                 segment_seconds=rec_conf["segment_seconds"],
                 fsync_interval=rec_conf["fsync_interval"],
                 chunk_max_bytes=rec_conf["chunk_max_kib"] * 1024,
+                gap_seconds=cam["stall_seconds"],
             )
             self._recording_since = self.clock.monotonic()
             self._set_state(RECORDING, f"recording {rec.id}")
             self.writer.write_preroll(preroll)
         except OSError as e:
+            if self.writer is None:
+                # The recording could not even begin: remember the press, keep the footage
+                # in RAM, and start it when storage comes back.
+                self._pending_trigger = t_trigger
+                self.buffer.seconds = MAX_PREROLL_SECONDS
             self._storage_failed(e)
             # What did not reach storage goes back to RAM, to be written on a retry
             # (a suspended recording) or by the next press.
@@ -405,6 +419,8 @@ class Daemon:
                 if durable is None or pkt.pts_us > durable:
                     self.buffer.append(pkt)
             return
+        self._pending_trigger = None
+        self._storage_back()  # a start that worked proves storage works
         preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
         self._cue("recording_started")
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
@@ -419,7 +435,7 @@ class Daemon:
         self._cue("recording_stopped")
         try:
             if self._suspended:  # last try to get what waited in RAM onto storage
-                self._write_held(writer)
+                self._write_held(writer, fit=True)
             stats = writer.close()
         except OSError as e:
             # The manifest could not be signed onto storage: the segments stay as a
@@ -552,7 +568,9 @@ class Daemon:
         try:
             if self.storage.free_bytes() < self.conf["storage"]["min_free_mib"] << 20:
                 raise OSError(errno.ENOSPC, "still below storage.min_free_mib")
-            self.storage.ensure_reserve()
+            self.storage.probe()
+            if not self.storage.ensure_reserve():
+                raise OSError(errno.EIO, "the storage reserve could not be written")
             if self.writer is not None:
                 self._write_held(self.writer)
         except OSError as e:
@@ -565,11 +583,37 @@ class Daemon:
             self._set_state(RECORDING, "storage back: recording resumed")
         else:
             self._set_state(STANDBY, "storage back")
+            if self._pending_trigger is not None:
+                log.info("starting the recording pressed for during the storage fault")
+                self.start_recording(self._pending_trigger)
 
-    def _write_held(self, writer: RecordingWriter) -> None:
+    def _write_held(self, writer: RecordingWriter, *, fit: bool = False) -> None:
         """Write the footage held in RAM during a storage fault; on failure, keep in RAM
-        what did not reach storage (from its first keyframe on) for the next try."""
+        what did not reach storage (from its first keyframe on) for the next try.
+
+        With ``fit`` (the recording is being closed on a full medium), only as much
+        as the free space takes is written, oldest first, leaving room to close the
+        segment and sign the manifest; the rest is logged as lost.
+        """
         held = self.buffer.take(None)
+        if fit and held:
+            try:
+                budget = self.storage.free_bytes() - CLOSE_MARGIN
+            except OSError:
+                budget = 0
+            used, keep = 0, len(held)
+            for i, pkt in enumerate(held):
+                used += pkt.size + pkt.size // 32 + 188  # TS and record overhead, generously
+                if used > budget:
+                    keep = i
+                    break
+            if keep < len(held):
+                lost_s = (held[-1].pts_us - held[keep].pts_us) / 1e6
+                log.error("storage full: the last %.1f s held in RAM do not fit; the recording "
+                          "is closed without them", lost_s)
+                self._audit("held_footage_dropped", seconds=round(lost_s, 3),
+                            from_pts_us=held[keep].pts_us)
+                held = held[:keep]
         try:
             writer.write_preroll(held)
         except OSError:
@@ -588,7 +632,12 @@ class Daemon:
             self._retry = None
         self._retry_delay = RETRY_FIRST_S
         if {"storage_full", "storage_error"} & self.alerts:
-            self._alert("storage_full", False)
+            try:
+                room = self.storage.free_bytes() >= self.conf["storage"]["min_free_mib"] << 20
+            except OSError:
+                room = False
+            if room:
+                self._alert("storage_full", False)
             self._alert("storage_error", False)
             self._audit("storage_recovered")
 
@@ -625,6 +674,10 @@ class Daemon:
             self._alert("storage_low", False)
         if self.state != FAULT:  # in a fault the retry owns the alert
             self._alert("storage_full", free < st["min_free_mib"] << 20)
+            if not self.storage.reserved and free >= (st["min_free_mib"] + st["reserve_mib"]) << 20:
+                if self.storage.ensure_reserve():
+                    log.info("storage reserve of %d MiB back in place", st["reserve_mib"])
+                    self._audit("storage_reserve_restored")
 
     def _alert(self, code: str, on: bool) -> None:
         self.alerts = self.alerts | {code} if on else self.alerts - {code}

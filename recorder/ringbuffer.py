@@ -128,18 +128,21 @@ class PreRecordBuffer:
         self._evict_by_time()
         self._evict_by_cap()
 
-    def take(self, trigger_us: int | None) -> list[Packet]:
+    def take(self, trigger_us: int | None, seconds: float | None = None) -> list[Packet]:
         """Hand out the pre-roll for a trigger at sensor time ``trigger_us`` and empty.
 
         The pre-roll starts at the newest keyframe at or before
         ``trigger_us - seconds`` (or the oldest held, if the camera has not run
         that long) and runs to the newest packet, including any that arrived
         after the trigger moment itself. ``None`` hands out everything held
-        (footage kept in RAM while storage was failing).
+        (footage kept in RAM while storage was failing). ``seconds`` overrides
+        the length for this pre-roll (the buffer may be holding more, for a
+        recording that storage could not start at once).
         """
         start = 0
         if trigger_us is not None:
-            cutoff = trigger_us - round(self._seconds * 1e6)
+            length = self._seconds if seconds is None else seconds
+            cutoff = trigger_us - round(length * 1e6)
             for i, gop in enumerate(self._gops):
                 if gop.start_us <= cutoff:
                     start = i

@@ -58,6 +58,7 @@ class RecordingWriter:
         segment_seconds: float = 60.0,
         fsync_interval: float = 1.0,
         chunk_max_bytes: int = 4 * 1024 * 1024,
+        gap_seconds: float = 2.0,
     ) -> None:
         self._rec = recording
         self._size = (width, height)
@@ -65,6 +66,7 @@ class RecordingWriter:
         self._segment_us = round(segment_seconds * 1e6)
         self._fsync_us = round(fsync_interval * 1e6)
         self._frame_us = round(1e6 / fps)
+        self._gap_us = round(gap_seconds * 1e6)
         self._chunk_max = chunk_max_bytes
         self._origin_us: int | None = None
         self._seg: Any = None
@@ -159,6 +161,11 @@ class RecordingWriter:
             raise RuntimeError("recording is closed")
         if pkt.stream != VIDEO:
             return  # audio lands with the audio issue; the TS muxer has one video stream
+        last = self.stats.last_pts_us
+        if self._seg is not None and last is not None and pkt.pts_us - last >= self._gap_us:
+            # Frames stopped and came back inside one segment (a camera stall while the
+            # footage waited in RAM): the manifest names the hole.
+            self._rec.add_gap(start_pts_us=last, end_pts_us=pkt.pts_us, reason="no frames")
         if self._seg is None:
             if not pkt.keyframe:
                 return  # a segment must start at a keyframe

@@ -517,3 +517,62 @@ def test_run_without_a_camera_library_says_what_to_do(tmp_path, keys, capsys) ->
     err = capsys.readouterr().err
     assert code == 1
     assert "picamera2 is not installed" in err and "--sim" in err and "Traceback" not in err
+
+
+def _verified(tmp_path, keys, capsys) -> dict:
+    main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--json"])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_stop_on_a_full_card_signs_what_fits_and_says_what_did_not(tmp_path, keys, capsys) -> None:
+    run_sim(tmp_path, keys,
+            'duration = 30.0\n[[event]]\nat = 3.0\naction = "press"\n'
+            '[[event]]\nat = 6.0\naction = "storage_full"\nfree_bytes = 0\n'
+            '[[event]]\nat = 20.0\naction = "hold"\nseconds = 3.5\n',
+            "[storage]\nmin_free_mib = 1\nreserve_mib = 1\n", capsys)
+    report = _verified(tmp_path, keys, capsys)
+    assert report["exit_code"] == 0, "closed and signed, although the card is full"
+    dropped = [e for e in _audit_events(tmp_path / "data") if e["event"] == "held_footage_dropped"]
+    assert len(dropped) == 1 and dropped[0]["seconds"] > 5
+
+
+def test_the_reserve_comes_back_for_the_next_full_card(tmp_path, keys, capsys) -> None:
+    run_sim(tmp_path, keys,
+            'duration = 40.0\n[[event]]\nat = 3.0\naction = "press"\n'
+            '[[event]]\nat = 6.0\naction = "storage_full"\nfree_bytes = 0\n'
+            '[[event]]\nat = 10.0\naction = "hold"\nseconds = 3.5\n'
+            '[[event]]\nat = 16.0\naction = "storage_full"\nfree_bytes = 1000000000\n'  # offloaded
+            '[[event]]\nat = 20.0\naction = "press"\n'
+            '[[event]]\nat = 24.0\naction = "storage_full"\nfree_bytes = 0\n'
+            '[[event]]\nat = 30.0\naction = "hold"\nseconds = 3.5\n', "", capsys)
+    report = _verified(tmp_path, keys, capsys)
+    assert [r["status"] for r in report["recordings"]] == ["intact", "intact"]
+    events = [e["event"] for e in _audit_events(tmp_path / "data")]
+    assert "storage_reserve_restored" in events
+
+
+def test_a_stall_while_footage_waits_in_ram_is_a_gap_in_the_manifest(tmp_path, keys, capsys) -> None:
+    run_sim(tmp_path, keys,
+            'duration = 30.0\n[[event]]\nat = 3.0\naction = "press"\n'
+            '[[event]]\nat = 6.0\naction = "storage_full"\nfree_bytes = 0\n'
+            '[[event]]\nat = 8.0\naction = "camera_stall"\nseconds = 4.0\n'
+            '[[event]]\nat = 16.0\naction = "storage_full"\nfree_bytes = 1000000000\n'
+            '[[event]]\nat = 24.0\naction = "hold"\nseconds = 3.5\n', "", capsys)
+    (rec,) = _verified(tmp_path, keys, capsys)["recordings"]
+    assert rec["status"] == "intact"
+    holes = [(g["reason"], (g["end_pts_us"] - g["start_pts_us"]) / 1e6) for g in rec["gaps"]]
+    assert any(reason == "no frames" and 3.5 < length < 5 for reason, length in holes), holes
+
+
+def test_a_press_storage_could_not_serve_is_started_when_it_can(tmp_path, keys, capsys) -> None:
+    summary = run_sim(tmp_path, keys,
+                      'duration = 25.0\n[[event]]\nat = 9.99\naction = "io_error"\ncount = 2\n'
+                      '[[event]]\nat = 10.0\naction = "press"\n'
+                      '[[event]]\nat = 20.0\naction = "hold"\nseconds = 3.5\n', "", capsys)
+    assert len(summary["recordings"]) == 1
+    (mp4,) = export(tmp_path, keys)
+    frames = frame_numbers(mp4)
+    # The 30 s pre-roll is measured from the press at 10 s (so it reaches back to the
+    # camera's start), and nothing between the press and the retry is missing.
+    assert frames[0] == 0
+    assert frames == list(range(0, frames[-1] + 1)) and frames[-1] >= round(23.5 * FPS) - 1
