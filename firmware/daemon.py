@@ -20,6 +20,7 @@ import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -475,7 +476,7 @@ class Daemon:
             self._storage_failed(e)
             return
         self._cue("bookmark")
-        log.info("bookmark at %.3f", t)
+        log.info("bookmark at %s", datetime.fromtimestamp(self._utc_of(pts), UTC).isoformat())
         self._audit("bookmark", recording=self.writer.recording_id, pts_us=pts)
 
     def _arm(self, on: bool) -> None:
