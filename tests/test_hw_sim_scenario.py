@@ -79,9 +79,9 @@ def test_bundled_scenarios_load_and_demo_is_as_promised() -> None:
     for path in files:
         load_scenario(path)
     demo = load_scenario(SCENARIOS / "demo.toml")
-    assert demo.duration == 40.0
+    assert demo.duration == 60.0
     assert [(e.at, e.action, e.params) for e in demo.events] == [
-        (12.0, "press", {}), (30.0, "hold", {"seconds": 3.5})]
+        (40.0, "press", {}), (45.0, "press", {}), (50.0, "hold", {"seconds": 3.5})]
 
 
 def test_every_action_and_its_optional_keys_parse() -> None:
