@@ -286,15 +286,28 @@ class EvidenceStore:
                 break
             except FileExistsError:
                 continue
-        fsync_dir(self.recordings_dir)
-        self.chain.recording_seq = seq
-        self.chain.save(self.data_dir)
         rec = Recording(self, rec_id, seq, _us(utc_start), clock_source, int(start_pts_us),
                         self.chain.head)
-        atomic_write(rec.dir / RECORDING_INFO, canonical.encode({
-            "clock_source": clock_source, "recording_id": rec_id, "recording_seq": seq,
-            "start_prev_hash": rec.start_prev.hex(), "start_pts_us": rec.start_pts_us,
-            "utc_start_us": rec.utc_start_us}) + b"\n", replace=False)
+        try:
+            fsync_dir(self.recordings_dir)
+            # The number is taken before anything else is written, so a power cut
+            # can never hand the same number out twice.
+            self.chain.recording_seq = seq
+            self.chain.save(self.data_dir)
+            atomic_write(rec.dir / RECORDING_INFO, canonical.encode({
+                "clock_source": clock_source, "recording_id": rec_id, "recording_seq": seq,
+                "start_prev_hash": rec.start_prev.hex(), "start_pts_us": rec.start_pts_us,
+                "utc_start_us": rec.utc_start_us}) + b"\n", replace=False)
+        except OSError:
+            # Storage failed before the recording held anything: leave no empty
+            # directory behind (its number stays used).
+            try:
+                for leftover in rec.dir.iterdir():
+                    leftover.unlink(missing_ok=True)
+                rec.dir.rmdir()
+            except OSError:
+                pass
+            raise
         self.current = rec
         return rec
 
