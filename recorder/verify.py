@@ -27,6 +27,7 @@ from recorder.errors import (
     EvidenceInputError,
     KeyFileError,
 )
+from recorder.evidence.auditlog import AuditReport, verify_audit_log
 from recorder.evidence.check import (
     INTACT,
     SEG_FILE,
@@ -116,12 +117,13 @@ class VerifyReport:
     root: Path
     recordings: list[RecordingResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    audit: AuditReport | None = None  # the device's audit log, if the tree has one
 
     @property
     def exit_code(self) -> int:
         """0 all intact, 1 integrity problem, 3 incomplete but untampered."""
         statuses = {r.status for r in self.recordings}
-        if statuses - {INTACT, TRUNCATED}:
+        if statuses - {INTACT, TRUNCATED} or (self.audit is not None and not self.audit.ok):
             return EXIT_INTEGRITY
         if TRUNCATED in statuses:
             return EXIT_INCOMPLETE
@@ -136,8 +138,13 @@ class VerifyReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
+        audit = None if self.audit is None else {
+            "ok": self.audit.ok, "entries": self.audit.entries,
+            "checkpoints": self.audit.checkpoints, "after_last_checkpoint": self.audit.unsigned_tail,
+            "problems": self.audit.problems, "notes": self.audit.notes}
         return {"root": str(self.root), "exit_code": self.exit_code, "counts": self.counts(),
-                "notes": self.notes, "recordings": [r.as_dict() for r in self.recordings]}
+                "notes": self.notes, "recordings": [r.as_dict() for r in self.recordings],
+                "audit_log": audit}
 
     def to_json(self) -> str:
         """The report as JSON text (``--json``)."""
@@ -153,12 +160,23 @@ class VerifyReport:
             lines.append(f"device {device} (key: {recs[0].check.key_source})")
             for r in recs:
                 lines += ["  " + line for line in r.text_lines()]
+        if self.audit is not None:
+            a = self.audit
+            state = "INTACT" if a.ok else "TAMPERED"
+            lines.append(f"audit log: {state}; {a.entries} entries, {a.checkpoints} signed "
+                         f"checkpoint(s) verified, {a.unsigned_tail} entries after the last")
+            lines += [f"    {AUDIT_LOG}: {p}" for p in a.problems]
+            lines += [f"    note: {n}" for n in a.notes]
         summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         verdict = {EXIT_OK: "all intact", EXIT_INCOMPLETE: "incomplete but untampered",
                    EXIT_INTEGRITY: "INTEGRITY PROBLEM"}[self.exit_code]
         lines.append(f"{len(self.recordings)} recording(s): {summary} -> {verdict} "
                      f"(exit {self.exit_code})")
         return lines
+
+
+#: The device's audit log in its data directory (see docs/FORMAT.md).
+AUDIT_LOG = "audit.log"
 
 
 def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
@@ -224,6 +242,10 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
         check_chain(recs, root)
     report.recordings = [RecordingResult(r) for r in sorted(
         checks, key=lambda r: (r.device_id, r.recording_seq or 0, r.rel))]
+    if (root / AUDIT_LOG).is_file():
+        keys = pins or tree_keys
+        key = next(iter(keys.values())) if len(keys) == 1 else None
+        report.audit = verify_audit_log(root / AUDIT_LOG, key)
     return report
 
 

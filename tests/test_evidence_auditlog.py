@@ -109,3 +109,27 @@ def test_wrong_key_fails_checkpoint(tmp_path: Path) -> None:
     write_log(path)
     report = verify_audit_log(path, device_key(b"other").public_key())
     assert not report.ok and "signature" in report.problems[0]
+
+
+def test_a_write_that_fails_part_way_is_cut_back_and_the_chain_stays_whole(tmp_path: Path) -> None:
+    from hw_sim.clock import VirtualClock
+    from hw_sim.fake_storage import StorageSim
+    from hw_sim.world import World
+
+    world = World(VirtualClock())
+    medium = StorageSim(world, tmp_path)
+    log = AuditLog(tmp_path / "audit.log", None)
+    log.append("boot")
+    medium.install()
+    try:
+        world.inject_fault("storage_full", free_bytes=40)  # room for part of a line only
+        with pytest.raises(OSError):
+            log.append("button", pressed=True)
+        assert (tmp_path / "audit.log").read_bytes().endswith(b"\n"), "no partial line left"
+        world.inject_fault("storage_full", free_bytes=1 << 20)  # room again (offloaded)
+        log.append("storage_recovered")
+    finally:
+        medium.uninstall()
+        log.close()
+    report = verify_audit_log(tmp_path / "audit.log")
+    assert report.ok and report.entries == 2

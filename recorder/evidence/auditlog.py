@@ -90,11 +90,19 @@ class AuditLog:
         self.seq = 0
         self.head = GENESIS
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = -1
+        self._broken = False
+        self._open()
+
+    def _open(self) -> None:
+        """Find the chain's head, end a torn last line and record it (as after a crash)."""
         torn, terminated = self._load()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if not terminated:  # end the last line so the next entry starts on its own
             write_all(self._fd, b"\n")
             os.fsync(self._fd)
+        self._broken = False
         if torn is not None:
             line_no, fragment = torn
             self.notes.append(f"{self.path}: line {line_no} was torn by a crash "
@@ -135,8 +143,22 @@ class AuditLog:
         doc.update({"event": str(event), "mono_us": int(self._mono() * 1_000_000),
                     "prev": self.head, "seq": self.seq, "utc": _iso(self._time())})
         line = seal_line(_encode(doc))
-        write_all(self._fd, line + b"\n")
-        os.fsync(self._fd)
+        if self._broken:  # an earlier write failed part way: deal with it as at a reopen
+            self._open()
+            doc.update({"prev": self.head, "seq": self.seq})
+            line = seal_line(_encode(doc))
+        size = os.fstat(self._fd).st_size
+        try:
+            write_all(self._fd, line + b"\n")
+            os.fsync(self._fd)
+        except OSError:
+            # A full or failing medium: cut the partial line back off so the log stays
+            # a chain of whole entries; if even that fails, repair before the next one.
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError:
+                self._broken = True
+            raise
         opened = open_line(line)
         assert opened is not None
         self.seq += 1
