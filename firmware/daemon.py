@@ -382,8 +382,7 @@ class Daemon:
         trigger_us = self._sensor_us(t_trigger)
         wanted = self.conf["prerecord"]["seconds"]
         preroll = self.buffer.take(trigger_us, wanted) if trigger_us is not None else []
-        if self._pending_trigger is None:
-            self.buffer.seconds = wanted
+        self.buffer.seconds = wanted  # it may have been holding more for a pending press
         first_us = preroll[0].pts_us if preroll else trigger_us
         utc_start = self._utc_of(first_us) if first_us is not None else self.clock.time()
         cam, rec_conf = self.conf["camera"], self.conf["recording"]
