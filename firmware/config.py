@@ -39,13 +39,13 @@ MiB = 1024 * 1024
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "camera": {
-        "width": Key(int, 1920, "Main (recorded) stream width in pixels.", 320, 4096),
-        "height": Key(int, 1080, "Main stream height in pixels.", 240, 2304),
+        "width": Key(int, 1920, "Main (recorded) stream width in pixels (even).", 320, 4096),
+        "height": Key(int, 1080, "Main stream height in pixels (even).", 240, 2304),
         "fps": Key(int, 30, "Frames per second.", 5, 60),
         "bitrate": Key(int, 9_000_000, "H.264 bitrate in bit/s.", 500_000, 25_000_000),
         "gop_seconds": Key((int, float), 1.0, "Seconds between keyframes (GOP length).", 0.25, 5),
-        "lores_width": Key(int, 320, "Width of the low-resolution stream the display mirrors.", 64, 1280),
-        "lores_height": Key(int, 240, "Height of the low-resolution stream.", 48, 960),
+        "lores_width": Key(int, 320, "Width of the lores stream the display mirrors (even).", 64, 1280),
+        "lores_height": Key(int, 240, "Height of the low-resolution stream (even).", 48, 960),
         "stall_seconds": Key((int, float), 2.0, "No packets this long is a camera stall.", 0.5, 30),
     },
     "prerecord": {

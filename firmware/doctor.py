@@ -615,7 +615,7 @@ def diagnose(args: argparse.Namespace) -> Report:
     if fault is not None and not sim:
         raise BodycamError("a fault can only be injected with --sim")
     if fault is not None and fault not in FAULTS:
-        raise BodycamError(f"unknown fault {fault!r} (expected one of {', '.join(FAULTS)})")
+        raise BodycamError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
     args = _effective_args(args)
     conf = load_config(args)
     checks = [passed("config", str(args.config) if args.config else "defaults (no --config)")]

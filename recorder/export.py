@@ -47,6 +47,7 @@ EXPORTED = "exported"
 REFUSED = "refused"
 FAILED = "failed"
 EMPTY = "empty"
+SKIPPED = "already exported"
 
 
 @dataclass
@@ -108,8 +109,10 @@ class ExportReport:
             lines.append(f"{i.device_id}/{i.recording_id}: {i.outcome.upper()} "
                          f"({i.verification}): {i.message}")
         done = sum(1 for i in self.items if i.outcome == EXPORTED)
-        lines.append(f"{done} of {len(self.items)} recording(s) exported to {self.out_dir} "
-                     f"(exit {self.exit_code})")
+        before = sum(1 for i in self.items if i.outcome == SKIPPED)
+        also = f", {before} exported before" if before else ""
+        lines.append(f"{done} of {len(self.items)} recording(s) exported to {self.out_dir}"
+                     f"{also} (exit {self.exit_code})")
         return lines
 
 
@@ -210,10 +213,16 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
         return item
     stem = f"{c.device_id}_{c.recording_id}"
     mp4, side = out_dir / f"{stem}.mp4", out_dir / f"{stem}.json"
+    if mp4.exists() and side.exists():
+        # Exported before (recording ids are unique): keep it, never overwrite, go on
+        # with the rest, so exporting a growing tree into one folder just adds to it.
+        item.outcome, item.mp4, item.sidecar = SKIPPED, mp4, side
+        item.message = f"{mp4.name} is already in {out_dir}; left as it is"
+        return item
     for p in (mp4, side):
         if p.exists():
-            raise OutputExistsError(f"{p} already exists; refusing to overwrite an export "
-                                    "(choose another --out directory)")
+            raise OutputExistsError(f"{p} already exists without its pair; refusing to "
+                                    "overwrite an export (move it away or choose another --out)")
     work: Path | None = None
     try:
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))

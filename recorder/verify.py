@@ -243,8 +243,11 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
     report.recordings = [RecordingResult(r) for r in sorted(
         checks, key=lambda r: (r.device_id, r.recording_seq or 0, r.rel))]
     if (root / AUDIT_LOG).is_file():
+        # The log is the device's own: check its checkpoints with that device's key
+        # (the one device the recordings name), never with another device's.
+        devices = {r.device_id for r in checks if r.device_id}
         keys = pins or tree_keys
-        key = next(iter(keys.values())) if len(keys) == 1 else None
+        key = keys.get(next(iter(devices))) if len(devices) == 1 else None
         report.audit = verify_audit_log(root / AUDIT_LOG, key)
     return report
 

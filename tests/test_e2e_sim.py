@@ -576,3 +576,21 @@ def test_a_press_storage_could_not_serve_is_started_when_it_can(tmp_path, keys, 
     # camera's start), and nothing between the press and the retry is missing.
     assert frames[0] == 0
     assert frames == list(range(0, frames[-1] + 1)) and frames[-1] >= round(23.5 * FPS) - 1
+
+
+def test_verify_with_another_devices_key_is_foreign_not_tampered(
+        tmp_path, keys, capsys) -> None:
+    run_sim(tmp_path, keys, 'duration = 6.0\n[[event]]\nat = 2.0\naction = "press"\n', "", capsys)
+    other = tmp_path / "other"
+    assert main(["keys", "device", "--device-id", "OTHER-1", "--custodian-pub",
+                 str(keys["id"] / "custodian.pub"), "--out", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "data"), "--device-pub", str(other / "device.pub"),
+                 "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in report["recordings"]] == ["foreign"]
+    assert report["audit_log"]["ok"], report["audit_log"]["problems"]
+    # With the right key the checkpoints are checked, and verify.
+    main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--json"])
+    good = json.loads(capsys.readouterr().out)["audit_log"]
+    assert good["ok"] and good["checkpoints"] >= 1

@@ -69,6 +69,13 @@ def test_round_trip(setup: dict) -> None:
     assert side["verification"]["status"] == "intact"
     assert side["bookmarks"][0]["offset_s"] == pytest.approx(0.5)
     assert json.loads(report.to_json())["exit_code"] == 0
+    # Exporting the same tree into the same folder again adds nothing and overwrites
+    # nothing; a lone leftover of an export is refused rather than overwritten.
+    before = item.mp4.read_bytes()
+    again = export_tree(setup["root"], setup["key"], out, [setup["pub"]], False)
+    assert again.exit_code == EXIT_OK and [i.outcome for i in again.items] == ["already exported"]
+    assert item.mp4.read_bytes() == before
+    item.sidecar.unlink()
     with pytest.raises(OutputExistsError):
         export_tree(setup["root"], setup["key"], out, [setup["pub"]], False)
 
