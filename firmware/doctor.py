@@ -439,10 +439,11 @@ def _cleanup_pins(pins: list[int]) -> None:
 
 
 def cue_pins(conf: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """The configured cue outputs: every integer ``*pin`` key of a ``[cues]`` section."""
-    section = conf.get("cues") or {}
-    return {k: v for k, v in section.items()
-            if k.endswith("pin") and isinstance(v, int) and not isinstance(v, bool)}
+    """The fitted cue outputs, as the daemon reads them (-1 = not fitted), by key name."""
+    from .daemon import cue_pins as daemon_cue_pins
+
+    return {f"{name}_pin": pin for name, pin in daemon_cue_pins(conf["cues"]).items()
+            if pin is not None}
 
 
 def check_cues(conf: dict[str, dict[str, Any]]) -> Check:

@@ -153,11 +153,13 @@ def test_config_pins_reach_the_button_check(setup, capsys) -> None:
 def test_cue_lines_are_driven_and_read_back() -> None:
     world = World(VirtualClock())
     with hw_sim.installed(world):
-        check = doctor.check_cues({"cues": {"led_pin": 5, "buzzer_pin": 6, "volume": 3}})
+        check = doctor.check_cues({"cues": {"led_pin": 5, "vibration_pin": -1, "buzzer_pin": 6}})
     assert check.ok and "led_pin BCM 5" in check.detail and "buzzer_pin BCM 6" in check.detail
     assert [lv for _t, lv in world.gpio.outputs(5)] == [0, 1, 0]
     assert [lv for _t, lv in world.gpio.outputs(6)] == [0, 1, 0]
-    assert doctor.cue_pins({"cues": {"on_pin": True, "pin": 4}}) == {"pin": 4}
+    # -1 means "not fitted": that line is skipped, never driven.
+    assert doctor.cue_pins({"cues": {"led_pin": -1, "vibration_pin": 6, "buzzer_pin": -1}}) == {
+        "vibration_pin": 6}
 
 
 @pytest.mark.parametrize("over, message", [
