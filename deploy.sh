@@ -519,7 +519,7 @@ configuration() {
     local problem
     if ! problem=$("$python" -c 'import sys
 from firmware import config
-from recorder.errors import BodycamError
+from evidence.errors import BodycamError
 try:
     config.load(sys.argv[1])
 except BodycamError as e:

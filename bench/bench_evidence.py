@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-from recorder.evidence import DeviceIdentity, EvidenceStore  # noqa: E402
+from evidence.identity import DeviceIdentity
+from recorder.store import EvidenceStore  # noqa: E402
 
 MIB = 1 << 20
 PACKET = 40_000  # bytes: 10 Mbit/s / 30 fps, about 41.7 KB

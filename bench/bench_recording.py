@@ -76,7 +76,7 @@ def _load_circularoutput2():
 
 
 def _identity(tmp: Path):
-    from recorder import keys
+    from evidence import keys
 
     _, pub = keys.create_custodian(tmp / "custodian")
     keys.create_device("BENCH-1", pub, tmp / "identity")
@@ -84,7 +84,7 @@ def _identity(tmp: Path):
 
 
 def bench_ours(tmp: Path, stream: list[Packet]) -> dict:
-    from recorder.evidence import EvidenceStore
+    from recorder.store import EvidenceStore
 
     store = EvidenceStore(tmp / "ours", _identity(tmp))
     buf = PreRecordBuffer(seconds=30)

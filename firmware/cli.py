@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from recorder.errors import BodycamError
+from evidence.errors import BodycamError
 
 from . import __version__
 
@@ -107,7 +107,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from recorder import keys
+    from evidence import keys
 
     if args.kind == "custodian":
         priv, pub = keys.create_custodian(args.out)
@@ -133,13 +133,13 @@ def _report(report, as_json: bool) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from recorder.verify import verify_tree
+    from office.verify import verify_tree
 
     return _report(verify_tree(args.dir, args.device_pub), args.json)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from recorder.export import export_tree
+    from office.export import export_tree
 
     return _report(
         export_tree(args.dir, args.custodian_key, args.out, args.device_pub, args.force), args.json

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recorder.errors import BodycamError
+from evidence.errors import BodycamError
 
 
 class ConfigError(BodycamError):

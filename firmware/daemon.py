@@ -31,7 +31,7 @@ from drivers.clock import Clock, Timer
 from drivers.cue_lines import CueLines
 from drivers.panel import Panel
 from drivers.storage import Storage
-from recorder.errors import BodycamError
+from evidence.errors import BodycamError
 from recorder.packet import Packet
 from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer

@@ -1,7 +1,7 @@
 """``bodycam doctor``: the technician's self-test, on the device or on the simulation.
 
 Each check drives the same code the daemon runs (the camera, button and panel
-drivers, ``recorder.keys``, the clock) and reports one line, PASS or FAIL,
+drivers, ``evidence.keys``, the clock) and reports one line, PASS or FAIL,
 with what to do about a failure. Exit code 0 only if every check passes, 1 if
 any fails, 2 for a usage or configuration error (nothing was checked).
 
@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recorder.errors import BodycamError
-from recorder.evidence.fsutil import fsync_dir
+from evidence.errors import BodycamError
+from evidence.fsutil import fsync_dir
 
 #: Faults ``--sim`` can inject (``args.fault``), each failing one line.
 FAULTS = ("camera_stall", "storage_full", "storage_readonly", "no_identity", "clock_unsynced")
@@ -228,10 +228,10 @@ def check_storage(data_dir: Path, conf: dict[str, dict[str, Any]], *, device: bo
 
 
 def check_identity(identity_dir: Path, *, device: bool) -> Check:
-    """The device identity loads (``recorder.keys.load_identity``): the daemon may record."""
-    from recorder import keys
-    from recorder.errors import KeyFileError
-    from recorder.evidence.primitives import key_id, x25519_raw
+    """The device identity loads (``evidence.keys.load_identity``): the daemon may record."""
+    from evidence import keys
+    from evidence.errors import KeyFileError
+    from evidence.primitives import key_id, x25519_raw
 
     try:
         ident = keys.load_identity(identity_dir)

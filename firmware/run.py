@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recorder.errors import BodycamError, KeyFileError
+from evidence.errors import BodycamError, KeyFileError
 
 from . import config as configmod
 from .daemon import Daemon, cue_pins, default_audit_path
@@ -44,9 +44,9 @@ def load_config(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, Any, str | None]:
     """(store, audit log, key problem). Without a usable identity there is no store:
     the daemon runs (pre-record, display) but refuses to record: fail closed."""
-    from recorder import keys
-    from recorder.evidence import EvidenceStore
-    from recorder.evidence.auditlog import AuditLog
+    from evidence import keys
+    from evidence.auditlog import AuditLog
+    from recorder.store import EvidenceStore
 
     data_dir = Path(conf["storage"]["data_dir"])
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder import keys
+from evidence import keys
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy.sh"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import hw_sim
+from evidence import keys
 from firmware import doctor
 from hw_sim.clock import VirtualClock
 from hw_sim.world import World
-from recorder import keys
 
 SMALL = """
 [camera]

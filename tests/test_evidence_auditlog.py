@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.evidence.auditlog import AuditLog, verify_audit_log
+from evidence.auditlog import AuditLog, verify_audit_log
 from tests.vectors.support import device_key
 
 
@@ -82,7 +82,7 @@ def test_tampering_is_found(tmp_path: Path, edit: str) -> None:
     elif edit == "swap":
         lines[1], lines[2] = lines[2], lines[1]
     else:  # rewrite an entry and recompute its hash: the chain and checkpoint catch it
-        from recorder.evidence.auditlog import open_line, seal_line
+        from evidence.auditlog import open_line, seal_line
         doc, _ = open_line(lines[2].rstrip(b"\n"))
         body = lines[2].rstrip(b"\n")
         body = body[:body.rindex(b',"hash"')] + b"}"

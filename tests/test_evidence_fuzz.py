@@ -9,15 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recorder.errors import BodycamError
-from recorder.evidence import EvidenceStore, canonical
-from recorder.evidence.auditlog import verify_audit_log
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.framing import iter_records
-from recorder.evidence.reader import scan_manifest, scan_segment
-from recorder.export import export_tree
-from recorder.keys import parse_device_pub
-from recorder.verify import verify_tree
+from evidence import canonical
+from evidence.auditlog import verify_audit_log
+from evidence.canonical import CanonicalError
+from evidence.errors import BodycamError
+from evidence.framing import iter_records
+from evidence.keys import parse_device_pub
+from evidence.reader import scan_manifest, scan_segment
+from office.export import export_tree
+from office.verify import verify_tree
+from recorder.store import EvidenceStore
 from tests.vectors.support import (
     custodian_key,
     identity,

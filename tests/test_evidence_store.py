@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-import recorder.evidence.writer as writer_mod
-from recorder.errors import EXIT_INCOMPLETE, EXIT_OK, KeyFileError
-from recorder.evidence import DeviceIdentity, EvidenceStore
-from recorder.evidence.chainstate import CHAIN_FILE
-from recorder.evidence.framing import TAG_CHUNK
-from recorder.evidence.reader import scan_manifest
-from recorder.verify import verify_tree
+import recorder.segment_file as writer_mod
+from evidence.errors import EXIT_INCOMPLETE, EXIT_OK, KeyFileError
+from evidence.framing import TAG_CHUNK
+from evidence.identity import DeviceIdentity
+from evidence.reader import scan_manifest
+from office.verify import verify_tree
+from recorder.chainstate import CHAIN_FILE
+from recorder.store import EvidenceStore
 from tests.vectors.support import (
     chunks_for,
     custodian_key,

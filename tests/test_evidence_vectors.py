@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from recorder.evidence.primitives import hpke_open
-from recorder.verify import verify_tree
+from evidence.primitives import hpke_open
+from office.verify import verify_tree
 from tests.vectors import make_vectors
 
 V1 = Path(__file__).parent / "vectors" / "v1"

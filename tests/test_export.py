@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
-from recorder.errors import (
+from evidence.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTEGRITY,
     EXIT_OK,
@@ -18,9 +18,9 @@ from recorder.errors import (
     OutputExistsError,
     WrongKeyError,
 )
-from recorder.evidence import EvidenceStore
-from recorder.evidence.framing import TAG_CHUNK
-from recorder.export import export_tree
+from evidence.framing import TAG_CHUNK
+from office.export import export_tree
+from recorder.store import EvidenceStore
 from tests.vectors.support import (
     FPS,
     custodian_key,
@@ -129,7 +129,7 @@ def test_wrong_key_is_one_line(setup: dict) -> None:
 
 def test_segments_whose_timestamps_restart_are_joined(setup: dict, tmp_path: Path) -> None:
     # Segment muxers that restart their clock at 0 still give a continuous MP4.
-    from recorder.evidence.remux import remux_to_mp4
+    from office.remux import remux_to_mp4
     from tests.vectors.support import chunks_for
     a = tmp_path / "a.ts"
     b = tmp_path / "b.ts"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from recorder import keys
-from recorder.errors import KeyFileError
-from recorder.evidence import EvidenceStore
+from evidence import keys
+from evidence.errors import KeyFileError
+from recorder.store import EvidenceStore
 
 
 def test_custodian_pair(tmp_path: Path) -> None:

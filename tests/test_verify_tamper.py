@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from recorder.errors import EXIT_INCOMPLETE, EXIT_INTEGRITY, EXIT_OK
-from recorder.evidence import EvidenceStore
-from recorder.evidence.framing import TAG_CHUNK
-from recorder.verify import verify_tree
+from evidence.errors import EXIT_INCOMPLETE, EXIT_INTEGRITY, EXIT_OK
+from evidence.framing import TAG_CHUNK
+from office.verify import verify_tree
+from recorder.store import EvidenceStore
 from tests.vectors.support import identity, record, record_offsets, write_device_pub
 
 
@@ -238,7 +238,7 @@ def test_wrong_pin_is_foreign(tree: dict, tmp_path: Path) -> None:
 
 
 def test_special_files_and_empty_trees(tree: dict, tmp_path: Path) -> None:
-    from recorder.errors import EvidenceInputError
+    from evidence.errors import EvidenceInputError
     with pytest.raises(EvidenceInputError):
         verify_tree(tmp_path / "nothing-here", [])
     (tmp_path / "empty").mkdir()

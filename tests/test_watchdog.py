@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import hw_sim
+from evidence.auditlog import AuditLog
 from firmware import config
 from firmware.daemon import Daemon
 from firmware.watchdog import Notifier
 from hw_sim.clock import VirtualClock
 from hw_sim.world import CameraSpec, World
-from recorder.evidence.auditlog import AuditLog
 
 
 def test_notifier_speaks_the_protocol(tmp_path: Path) -> None:

@@ -30,10 +30,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from recorder.evidence import DeviceIdentity, EvidenceStore
-from recorder.evidence.framing import RECORD_HEAD, Record, iter_records
-from recorder.evidence.identity import device_pub_bytes
-from recorder.evidence.primitives import (
+from evidence.framing import RECORD_HEAD, Record, iter_records
+from evidence.identity import DeviceIdentity, device_pub_bytes
+from evidence.primitives import (
     CHUNK_META,
     HPKE_INFO,
     SIG_LEN,
@@ -46,6 +45,7 @@ from recorder.evidence.primitives import (
     stream_nonce,
     trailer_message,
 )
+from recorder.store import EvidenceStore
 from tests.vectors.support import DetRandom, FakeClock
 
 HERE = Path(__file__).parent / "v1"

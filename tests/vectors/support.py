@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from recorder.evidence import DeviceIdentity, EvidenceStore
-from recorder.evidence.identity import device_pub_bytes
+from evidence.identity import DeviceIdentity, device_pub_bytes
+from recorder.store import EvidenceStore
 
 FPS = 30
 WIDTH, HEIGHT = 160, 120
@@ -195,7 +195,7 @@ def record(store: EvidenceStore, seg_frames: tuple[int, ...] = (25, 25, 25), *,
 
 def record_offsets(path: Path) -> list[tuple[int, int, int]]:
     """(offset, tag, total length) of each record of an evidence file."""
-    from recorder.evidence.framing import RECORD_HEAD, Record, iter_records
+    from evidence.framing import RECORD_HEAD, Record, iter_records
     data = path.read_bytes()
     out = []
     for rec in iter_records(io.BytesIO(data), len(data)):

@@ -20,15 +20,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from recorder.errors import (
-    EXIT_INCOMPLETE,
-    EXIT_INTEGRITY,
-    EXIT_OK,
-    EvidenceInputError,
-    KeyFileError,
-)
-from recorder.evidence.auditlog import AuditReport, verify_audit_log
-from recorder.evidence.check import (
+from evidence.auditlog import AuditReport, verify_audit_log
+from evidence.check import (
     INTACT,
     SEG_FILE,
     RecordingCheck,
@@ -36,10 +29,17 @@ from recorder.evidence.check import (
     check_recording,
     peek_json,
 )
-from recorder.evidence.manifest import MANIFEST_NAME
-from recorder.evidence.primitives import key_id
-from recorder.evidence.reader import TRUNCATED, raw_public
-from recorder.keys import DEVICE_PUB, load_device_pub
+from evidence.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_INTEGRITY,
+    EXIT_OK,
+    EvidenceInputError,
+    KeyFileError,
+)
+from evidence.keys import DEVICE_PUB, load_device_pub
+from evidence.manifest import MANIFEST_NAME
+from evidence.primitives import key_id
+from evidence.reader import TRUNCATED, raw_public
 
 PINNED = "pinned (--device-pub)"
 TREE_PUB = "device.pub found in the tree: identity NOT independently pinned"

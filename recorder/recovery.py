@@ -14,14 +14,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recorder.evidence import canonical
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.fsutil import sha256_file
-from recorder.evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
-from recorder.evidence.reader import scan_segment
+from evidence import canonical
+from evidence.canonical import CanonicalError
+from evidence.fsutil import sha256_file
+from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
+from evidence.reader import scan_segment
 
 if TYPE_CHECKING:
-    from recorder.evidence.store import EvidenceStore
+    from recorder.store import EvidenceStore
 
 _REC_DIR = re.compile(r"^([0-9]{6,})-")
 _SEG_FILE = re.compile(r"^seg-([0-9]{6})\.bcs$")
@@ -31,7 +31,7 @@ RECOVERY_NOTE = ("closed by recovery at boot: the recording was interrupted (pow
 
 def _events(recording_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     """Bookmarks and gaps from events.jsonl; flags a torn last line."""
-    from recorder.evidence.store import EVENTS
+    from recorder.store import EVENTS
     marks: list[dict[str, Any]] = []
     gaps: list[dict[str, Any]] = []
     torn = False
@@ -56,7 +56,7 @@ def _events(recording_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 
 def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | None:
-    from recorder.evidence.store import read_recording_info
+    from recorder.store import read_recording_info
     own_key = store.identity.signing_key.public_key()
     seg_files = sorted((int(m.group(1)), p) for p in rec_dir.iterdir()
                        if (m := _SEG_FILE.match(p.name)))

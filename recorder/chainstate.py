@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.evidence import canonical
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.fsutil import atomic_write
-from recorder.evidence.primitives import HASH_LEN
+from evidence import canonical
+from evidence.canonical import CanonicalError
+from evidence.fsutil import atomic_write
+from evidence.primitives import HASH_LEN
 
 CHAIN_FILE = "chain.json"
 GENESIS = bytes(HASH_LEN)

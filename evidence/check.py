@@ -16,12 +16,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from recorder.evidence import canonical
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.framing import MAGIC_LEN, RECORD_HEAD
-from recorder.evidence.manifest import MANIFEST_NAME, span_us
-from recorder.evidence.primitives import SIG_LEN
-from recorder.evidence.reader import (
+from evidence import canonical
+from evidence.canonical import CanonicalError
+from evidence.framing import MAGIC_LEN, RECORD_HEAD
+from evidence.manifest import MANIFEST_NAME, span_us
+from evidence.primitives import SIG_LEN
+from evidence.reader import (
     DUPLICATED,
     FOREIGN,
     INTEGRITY_KINDS,

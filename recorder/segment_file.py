@@ -17,8 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from recorder.evidence import canonical
-from recorder.evidence.framing import (
+from evidence import canonical
+from evidence.framing import (
     RECORD_HEAD,
     SEGMENT_MAGIC,
     TAG_CHUNK,
@@ -26,8 +26,8 @@ from recorder.evidence.framing import (
     TAG_TRAILER,
     record,
 )
-from recorder.evidence.fsutil import fsync_dir, writev_all
-from recorder.evidence.primitives import (
+from evidence.fsutil import fsync_dir, writev_all
+from evidence.primitives import (
     MAX_CHUNK_INDEX,
     chunk_message,
     chunk_meta,

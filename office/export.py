@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from recorder.errors import (
+from evidence.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTEGRITY,
     EXIT_OK,
@@ -31,17 +31,17 @@ from recorder.errors import (
     OutputExistsError,
     WrongKeyError,
 )
-from recorder.evidence.primitives import (
+from evidence.keys import load_custodian_private
+from evidence.primitives import (
     chunk_aad,
     hpke_open,
     key_id,
     stream_nonce,
     x25519_raw,
 )
-from recorder.evidence.reader import TRUNCATED, SegmentScan
-from recorder.evidence.remux import RemuxError, remux_to_mp4
-from recorder.keys import load_custodian_private
-from recorder.verify import RecordingResult, VerifyReport, _iso, verify_tree
+from evidence.reader import TRUNCATED, SegmentScan
+from office.remux import RemuxError, remux_to_mp4
+from office.verify import RecordingResult, VerifyReport, _iso, verify_tree
 
 EXPORTED = "exported"
 REFUSED = "refused"

@@ -25,15 +25,15 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from recorder.errors import KeyFileError
-from recorder.evidence.identity import (
+from evidence.errors import KeyFileError
+from evidence.identity import (
     DEVICE_PUB_FORMAT,
     DeviceIdentity,
     check_device_id,
     device_pub_bytes,
     parse_device_pub,
 )
-from recorder.evidence.primitives import key_id, x25519_raw
+from evidence.primitives import key_id, x25519_raw
 
 CUSTODIAN_KEY = "custodian.key"
 CUSTODIAN_PUB = "custodian.pub"

@@ -29,8 +29,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from recorder.evidence.fsutil import write_all
-from recorder.evidence.primitives import audit_message, key_id
+from evidence.fsutil import write_all
+from evidence.primitives import audit_message, key_id
 
 GENESIS = "0" * 64
 RESERVED = frozenset({"seq", "utc", "mono_us", "event", "prev", "hash"})

@@ -23,14 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recorder.errors import KeyFileError
-from recorder.evidence import canonical
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.chainstate import load_chain
-from recorder.evidence.fsutil import atomic_write, fsync_dir, sha256_file, write_all
-from recorder.evidence.identity import DeviceIdentity, device_pub_bytes, parse_device_pub
-from recorder.evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
-from recorder.evidence.primitives import (
+from evidence import canonical
+from evidence.canonical import CanonicalError
+from evidence.errors import KeyFileError
+from evidence.fsutil import atomic_write, fsync_dir, sha256_file, write_all
+from evidence.identity import DeviceIdentity, device_pub_bytes, parse_device_pub
+from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
+from evidence.primitives import (
     DATA_KEY_LEN,
     FORMAT_VERSION,
     HPKE_SUITE_NAME,
@@ -40,9 +39,10 @@ from recorder.evidence.primitives import (
     hpke_seal,
     sha256,
 )
-from recorder.evidence.reader import raw_public, scan_segment
-from recorder.evidence.schema import CONTAINER
-from recorder.evidence.writer import Segment, segment_name
+from evidence.reader import raw_public, scan_segment
+from evidence.schema import CONTAINER
+from recorder.chainstate import load_chain
+from recorder.segment_file import Segment, segment_name
 
 RECORDINGS = "recordings"
 RECORDING_INFO = "recording.json"
@@ -313,7 +313,7 @@ class EvidenceStore:
 
     def recover(self) -> list[str]:
         """Close what a crash left open (never deleting or rewriting evidence); fix the chain."""
-        from recorder.evidence.recovery import recover_store
+        from recorder.recovery import recover_store
         lines = list(self._notes)
         self._notes = []
         lines += recover_store(self)

@@ -19,9 +19,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from recorder.evidence import canonical, schema
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.framing import (
+from evidence import canonical, schema
+from evidence.canonical import CanonicalError
+from evidence.framing import (
     MAGIC_LEN,
     MANIFEST_MAGIC,
     RECORD_HEAD,
@@ -35,7 +35,7 @@ from recorder.evidence.framing import (
     Record,
     iter_records,
 )
-from recorder.evidence.primitives import (
+from evidence.primitives import (
     CHUNK_META,
     FLAG_LAST,
     SIG_LEN,

@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from recorder.errors import KeyFileError
-from recorder.evidence import canonical
-from recorder.evidence.primitives import key_id, x25519_raw
+from evidence import canonical
+from evidence.errors import KeyFileError
+from evidence.primitives import key_id, x25519_raw
 
 DEVICE_PUB_FORMAT = "bodycam-device-pub/1"
 

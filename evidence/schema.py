@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from recorder.evidence.canonical import CanonicalError
-from recorder.evidence.primitives import (
+from evidence.canonical import CanonicalError
+from evidence.primitives import (
     FORMAT_VERSION,
     HPKE_SUITE_NAME,
     NONCE_PREFIX_LEN,

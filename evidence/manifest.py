@@ -8,10 +8,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from recorder.evidence import canonical
-from recorder.evidence.framing import MANIFEST_MAGIC, TAG_MANIFEST, record
-from recorder.evidence.primitives import FORMAT_VERSION, manifest_message
-from recorder.evidence.reader import SegmentScan
+from evidence import canonical
+from evidence.framing import MANIFEST_MAGIC, TAG_MANIFEST, record
+from evidence.primitives import FORMAT_VERSION, manifest_message
+from evidence.reader import SegmentScan
 
 MANIFEST_NAME = "manifest.bcm"
 
