@@ -306,8 +306,8 @@ def _error(e: BaseException) -> str:
 def _hint(e: BaseException, otherwise: str) -> str:
     """What to do about a hardware library's exception: missing library, permission, or else."""
     if isinstance(e, ImportError):
-        return ("a library is missing: install with deploy.sh (picamera2, spidev, and RPi.GPIO "
-                "or on a Pi 5 rpi-lgpio)")
+        return ("a library is missing: install with deploy.sh (picamera2, spidev and rpi-lgpio, "
+                "which provides RPi.GPIO)")
     if isinstance(e, PermissionError):
         return (f"permission denied: run as root or as '{SERVICE_USER}' (a member of the video, "
                 "gpio and spi groups)")

@@ -200,7 +200,8 @@ class Chip:
         line.alert = None
         line.mode = 0
         self.pwm.pop(gpio, None)
-        self.bank.owner.pop(gpio, None)
+        if self.bank.owner.get(gpio) is self:
+            del self.bank.owner[gpio]
 
     def claim(self, gpio: int, mode: int, lflags: int) -> int:
         """xClaim + xGpioHandleRequest for one line: EBUSY if someone else holds it."""
