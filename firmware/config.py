@@ -36,6 +36,8 @@ class Key:
 
 
 MiB = 1024 * 1024
+#: The sizes luma.lcd's ili9341 accepts (luma/lcd/device.py:650-657 in luma.lcd 2.13).
+ILI9341_SIZES = ((320, 240), (240, 240), (320, 180))
 #: The lines spi0 takes when SPI is on: the kernel holds them, no process can claim them.
 SPI0_LINES = {7: "spi0 CE1", 8: "spi0 CE0", 9: "spi0 MISO", 10: "spi0 MOSI", 11: "spi0 SCLK"}
 
@@ -231,6 +233,13 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
         raise ConfigError(
             f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
             "'display.height' must both be 0 (the panel's usual size) or both 128 to 320"
+        )
+    size = (disp["width"], disp["height"])
+    if disp["enabled"] and disp["kind"] == "ili9341" and disp["width"] and size not in ILI9341_SIZES:
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
+            f"'display.height' ({size[0]}x{size[1]}): luma.lcd drives an ILI9341 only at "
+            f"{', '.join(f'{w}x{h}' for w, h in ILI9341_SIZES)}; use one of those or 0 and 0"
         )
     if disp["enabled"] and disp["dc_pin"] == 0:
         raise ConfigError(

@@ -37,6 +37,8 @@ def test_defaults_and_overrides() -> None:
         ("[camera]\nwidth = 641\n", "line 2: key 'camera.width' (641) must be even"),
         ("[display]\nenabled = true\ndc_pin = 0\n",
          "line 3: key 'display.dc_pin' is 0, which luma.core takes for 'no D/C line'"),
+        ("[display]\nwidth = 300\nheight = 200\n",
+         "line 2: keys 'display.width' and 'display.height' (300x200): luma.lcd drives an ILI9341 only"),
         ("[cues]\nbuzzer_pin = 8\n", "line 2: key 'cues.buzzer_pin' is GPIO 8, spi0 CE0 while SPI is on"),
         ("[button]\npin = 10\n", "line 2: key 'button.pin' is GPIO 10, spi0 MOSI"),
     ],
