@@ -15,11 +15,9 @@ world's board, and ``RPI_LGPIO_CHIP=0`` instead of letting it search the host's
 from __future__ import annotations
 
 import importlib.abc
-import importlib.machinery
 import importlib.util
 import os
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +82,3 @@ def uninstall() -> None:
         else:
             os.environ[key] = value
     _saved = None
-
-
-def real_rpi_gpio_path() -> Path | None:
-    """Where the installed rpi-lgpio's RPi/GPIO/__init__.py is (None: not installed)."""
-    spec = importlib.machinery.PathFinder.find_spec("RPi")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / "GPIO" / "__init__.py"
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def loaded_module() -> types.ModuleType | None:
-    """The ``RPi.GPIO`` module imported in this world so far, if any."""
-    return sys.modules.get("RPi.GPIO")

@@ -298,3 +298,33 @@ def test_pwm_and_cleanup(world: World, GPIO) -> None:
     assert GPIO.getmode() is None and 18 not in world.gpio.owner
     with pytest.raises(RuntimeError, match="setmode"):
         GPIO.input(18)
+
+
+def _world_on(board: str) -> World:
+    """A world of the given board profile (``World(board=...)`` where the world takes one)."""
+    try:
+        return World(VirtualClock(), seed=1, board=board)  # type: ignore[call-arg]
+    except TypeError:
+        w = World(VirtualClock(), seed=1)
+        w.board = board  # type: ignore[attr-defined]
+        return w
+
+
+@pytest.mark.parametrize("board, model, lines", [("pi4", "Pi 4 Model B", 58), ("pi5", "Pi 5 Model B", 54)])
+def test_each_board_profile_has_its_gpiochip(board: str, model: str, lines: int) -> None:
+    with hw_sim.installed(_world_on(board)) as w:
+        import lgpio
+        import RPi.GPIO as GPIO
+
+        assert GPIO.RPI_INFO["TYPE"] == model
+        GPIO.setmode(GPIO.BCM)
+        chip = GPIO._chip  # rpi-lgpio's handle on gpiochip0
+        assert lgpio.gpio_get_chip_info(chip)[1:] == [lines, "gpiochip0",
+                                                       "pinctrl-bcm2711" if board == "pi4" else "pinctrl-rp1"]
+        GPIO.setup(17, GPIO.IN, pull_up_down=GPIO.PUD_UP)
+        got: list[int] = []
+        GPIO.add_event_detect(17, GPIO.FALLING, callback=got.append, bouncetime=20)
+        w.press(w.clock.monotonic() + 1)
+        w.clock.run()
+        assert got[0] == 17
+        GPIO.cleanup()
