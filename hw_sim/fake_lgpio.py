@@ -117,6 +117,10 @@ def _u2i(status: int) -> int:
 def _open_notify_fifo() -> int:
     """lgNotifyOpen: the FIFO goes into $LG_WD or the working directory (lgNotify.c:131)."""
     workdir = os.environ.get("LG_WD") or os.getcwd()
+    try:
+        os.chdir(workdir)  # lguGetWorkDir changes into it (lgUtil.c:196-197); a failure is only logged
+    except OSError:
+        pass
     if not (os.path.isdir(workdir) and os.access(workdir, os.W_OK | os.X_OK)):
         # lgNotifyOpen returns LG_BAD_PATHNAME; the binding then opens '.lgd-nfy-3'.
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), f".lgd-nfy{BAD_PATHNAME}")

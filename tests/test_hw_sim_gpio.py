@@ -113,11 +113,16 @@ def test_lines_the_kernel_holds_are_busy(GPIO) -> None:
 
 def test_no_writable_working_directory_no_gpio(world: World, tmp_path, monkeypatch) -> None:
     """lgpio makes its notification FIFO in $LG_WD or the working directory at import."""
+    import os
+
+    monkeypatch.chdir(os.getcwd())  # restored afterwards: the import changes into LG_WD
     monkeypatch.setenv("LG_WD", str(tmp_path / "not-there"))
     with pytest.raises(FileNotFoundError, match=r"\.lgd-nfy-3"):
         import RPi.GPIO  # noqa: F401
     monkeypatch.setenv("LG_WD", str(tmp_path))
     import RPi.GPIO  # noqa: F401,F811
+
+    assert os.getcwd() == str(tmp_path)  # as on the device: the daemon's cwd becomes LG_WD
 
 
 def _edges(world: World, pin: int) -> list[tuple[float, int]]:
