@@ -99,6 +99,12 @@ class NotifyThread:
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None
 
+    def stop(self) -> None:
+        """End the thread (lgpio_extra.py:280-285); the simulation calls it when a world goes."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread = None
+
     def append(self, callb: CallbackADT) -> None:
         self.callbacks.append(callb)
 

@@ -54,6 +54,7 @@ def install(world: Any) -> None:
     if _saved is None:
         _saved = {name: sys.modules.get(name, _MISSING) for name in _MODULES}
         _saved |= {f"env:{k}": os.environ.get(k, _MISSING) for k in _ENV}
+    _stop_notify_thread()
     for name in _MODULES:
         sys.modules.pop(name, None)
     if _finder not in sys.meta_path:
@@ -69,6 +70,7 @@ def uninstall() -> None:
         sys.meta_path.remove(_finder)
     if _saved is None:
         return
+    _stop_notify_thread()
     for name in _MODULES:
         mod = _saved[name]
         if mod is _MISSING:
@@ -82,3 +84,11 @@ def uninstall() -> None:
         else:
             os.environ[key] = value
     _saved = None
+
+
+def _stop_notify_thread() -> None:
+    """The simulated lgpio of the world going away stops its notification thread."""
+    lgpio = sys.modules.get("lgpio")
+    notify = getattr(lgpio, "_notify_thread", None)
+    if notify is not None and Path(getattr(lgpio, "__file__", "")) == _FAKE:
+        notify.stop()
