@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .clock import Clock, Timer
-from .gpio_claim import claiming
+from .gpio_claim import claiming, opening_chip
 
 
 class Button:
@@ -47,7 +47,8 @@ class Button:
         self._burst_start: float | None = None
         GPIO.setwarnings(False)
         if GPIO.getmode() is None:
-            GPIO.setmode(GPIO.BCM)
+            with opening_chip():
+                GPIO.setmode(GPIO.BCM)
         pull = GPIO.PUD_UP if active_low else GPIO.PUD_DOWN
         with claiming(pin, "record button"):
             GPIO.setup(pin, GPIO.IN, pull_up_down=pull)

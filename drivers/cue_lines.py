@@ -13,7 +13,7 @@ without a buzzer needs no special case above this layer.
 
 from __future__ import annotations
 
-from .gpio_claim import claiming
+from .gpio_claim import claiming, opening_chip
 
 #: The lines a body camera has, in the order they are listed and switched.
 NAMES = ("led", "vibration", "buzzer")
@@ -40,7 +40,8 @@ class CueLines:
         self._closed = False
         GPIO.setwarnings(False)
         if GPIO.getmode() is None:
-            GPIO.setmode(GPIO.BCM)
+            with opening_chip():
+                GPIO.setmode(GPIO.BCM)
         for name, pin in fitted.items():
             assert pin is not None
             with claiming(pin, f"{name} cue line"):

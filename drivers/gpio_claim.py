@@ -16,8 +16,30 @@ from contextlib import contextmanager
 HELD = ("GPIO busy", "GPIO not allocated")
 
 
+#: lgpio's text when /dev/gpiochipN cannot be opened, whatever the errno (lg lgGpio.c:728-729).
+NO_CHIP = "can not open gpiochip"
+
+
 class LineUnavailable(RuntimeError):
     """A GPIO line is held by another process or by a kernel driver."""
+
+
+class ChipUnavailable(RuntimeError):
+    """/dev/gpiochipN cannot be opened: usually a user outside the 'gpio' group."""
+
+
+@contextmanager
+def opening_chip() -> Iterator[None]:
+    """Around ``GPIO.setmode``: rpi-lgpio opens the gpiochip there (RPi/GPIO/__init__.py:551-552)."""
+    try:
+        yield
+    except Exception as e:
+        if NO_CHIP not in str(e):
+            raise
+        raise ChipUnavailable(
+            "cannot open the GPIO chip (/dev/gpiochip*): run as a member of the 'gpio' group "
+            "(deploy.sh makes the service user one) or as root"
+        ) from e
 
 
 @contextmanager

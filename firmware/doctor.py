@@ -308,7 +308,9 @@ def _hint(e: BaseException, otherwise: str) -> str:
     if isinstance(e, ImportError):
         return ("a library is missing: install with deploy.sh (picamera2, spidev and rpi-lgpio, "
                 "which provides RPi.GPIO)")
-    if isinstance(e, PermissionError):
+    from drivers.gpio_claim import ChipUnavailable  # light: no hardware library behind it
+
+    if isinstance(e, PermissionError | ChipUnavailable):
         return (f"permission denied: run as root or as '{SERVICE_USER}' (a member of the video, "
                 "gpio and spi groups)")
     return otherwise

@@ -185,7 +185,7 @@ def gpiochip_open(gpiochip: int) -> int:
     world = current()
     board = getattr(world, "board", "pi5")
     label, lines = CHIPS.get(str(getattr(board, "value", board)), CHIPS["pi5"])
-    if gpiochip != 0:
+    if gpiochip != 0 or not world.gpio.chip_access:
         return _u2i(CANNOT_OPEN_CHIP)
     handle = next(_handles)
     _chips[handle] = Chip(gpiochip, label, lines, world, _notify_thread)

@@ -53,6 +53,8 @@ class PinBank:
         self.history: list[tuple[float, int, int]] = []
         self.pwm_history: list[tuple[float, int, float, float | None]] = []
         self.kernel: dict[int, str] = dict(SPI0_LINES) if spi0 else {}
+        #: False: /dev/gpiochip0 cannot be opened (a user outside the 'gpio' group).
+        self.chip_access = True
         self.owner: dict[int, object] = {}
         self._driven: dict[int, int] = {}
         self._pull: dict[int, Pull] = {}

@@ -8,7 +8,7 @@ import pytest
 
 from drivers.button import Button
 from drivers.cue_lines import CueLines
-from drivers.gpio_claim import LineUnavailable
+from drivers.gpio_claim import ChipUnavailable, LineUnavailable
 from hw_sim.world import DOUBLE_PRESS_GAP, PRESS_SECONDS, World
 
 PIN = 17
@@ -70,3 +70,11 @@ def test_a_cue_line_the_kernel_holds_is_named(world: World) -> None:
     # With SPI on, spi0 CE0 (GPIO 8) belongs to the kernel: lgpio answers "GPIO busy".
     with pytest.raises(LineUnavailable, match=r"GPIO 8 \(buzzer cue line\) is held .*GPIO busy"):
         CueLines({"led": 5, "buzzer": 8})
+
+
+def test_no_access_to_the_gpio_chip_says_which_group(world: World) -> None:
+    world.gpio.chip_access = False  # /dev/gpiochip0 is root:gpio 0660 and we are neither
+    with pytest.raises(ChipUnavailable, match="'gpio' group"):
+        make(world)
+    with pytest.raises(ChipUnavailable, match="'gpio' group"):
+        CueLines({"led": 5})
