@@ -12,16 +12,18 @@ lgPthAlerts.c, lgNotify.c, lgErr.c), is listed in docs/SIMULATION.md; in short:
 * Claims: lines held by a kernel driver (spi0 when SPI is on) or by another
   process are busy; reading an unclaimed line claims it as input, writing a
   non-output claims it as output, re-claiming an output keeps its level
-  (lgGpio.c:426-450, 1374-1377, 1437-1441).
+  (lgGpio.c:441-446, 1374-1377, 1437-1441).
 * Alerts: the kernel reports only the requested edges; with a debounce an edge is
   reported once the line has been stable for longer than the debounce, stamped
   debounce later, and with both edges only if the level differs from the last
   one reported (lgPthAlerts.c:283-340); reports reach Python 0.5 ms after their
-  time stamp (lgPthAlerts.c:592-595) on the binding's notification thread
+  time stamp (lgPthAlerts.c:590-592) on the binding's notification thread
   (lgpio_extra.py:262-331), never on the caller's.
 * Import: the binding opens a FIFO ``.lgd-nfyN`` in ``$LG_WD`` or the working
   directory (lgNotify.c:131, lgUtil.c:180-199, lgpio_extra.py:272-273); where that
   directory is not writable the import fails with FileNotFoundError.
+
+The lines, claims, debounce and the thread live in ``hw_sim/lgpio_lines.py``.
 
 Determinism: a report is handed to the notification thread from a clock timer,
 which waits until the thread has run the callbacks, so a fast run is repeatable

@@ -61,7 +61,7 @@ ERRORS = {
 
 #: lgpio.h: LG_MAX_MICS_DEBOUNCE.
 MAX_DEBOUNCE_US = 5_000_000
-#: The alert thread reports an edge 0.5 ms after its time stamp (lgPthAlerts.c:592-595)...
+#: The alert thread reports an edge 0.5 ms after its time stamp (lgPthAlerts.c:590-592)...
 EMIT_DELAY_S = 0.0005
 #: ...and looks at debounce timers on each 0.5 ms poll, 50 us behind (lgPthAlerts.c:438, 561).
 POLL_S, POLL_LAG_S = 0.0005, 0.00005
