@@ -93,7 +93,7 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
     cut = [e for e in entries if not e.complete]
     frames = sum(e.frames for e in entries)
     what = (f"{len(cut)} segment(s) cut ({', '.join(e.file for e in cut)})" if cut
-            else "all segments complete")
+            else "all segments complete" if frames else "no footage reached storage")
     extra = "; torn last line in events.jsonl ignored" if torn else ""
     return (f"recovered recording {rec_dir.name}: {len(entries)} segment(s), {what}, "
             f"{frames} frames verified; recovered manifest written{extra}")
