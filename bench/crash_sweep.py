@@ -270,6 +270,9 @@ def cut_once(setup: Setup, ref: Reference, op: int, mode: str) -> dict[str, Any]
             check_nothing_lost(ref, op, findings)
             return result
         code, report = setup.export(data, work / "export")
+        if code == 2 and not report:  # "no bodycam recordings found": nothing survived
+            check_nothing_lost(ref, op, findings)
+            return result
         check_cut(ref, op, code, report, result)
     finally:
         if not findings:
@@ -282,8 +285,11 @@ def cut_time(ref: Reference, op: int) -> float:
     return -1.0 if t is None else t
 
 
-def in_burst(ref: Reference, op: int) -> bool:
-    return any(a <= op <= b for a, b in ref.bursts)
+def phase(ref: Reference, rec: RefRecording, op: int) -> str:
+    """Where a cut after ``op`` falls for ``rec``: before it began, in its pre-roll burst
+    (the operations at the instant its directory is made), or after."""
+    a, b = ref.bursts[ref.recordings.index(rec)]
+    return "before" if op < a else "burst" if op <= b else "after"
 
 
 def newest_written(ref: Reference, rec: RefRecording, op: int) -> int | None:
@@ -297,8 +303,13 @@ def newest_written(ref: Reference, rec: RefRecording, op: int) -> int | None:
 
 
 def required_frames(ref: Reference, rec: RefRecording, op: int) -> list[int]:
-    """Frames of ``rec`` a cut after ``op`` must keep."""
-    if in_burst(ref, op):
+    """Frames of ``rec`` a cut after ``op`` must keep: none before the press was acted on;
+    in the burst, what was written more than ``fsync_interval`` of footage before the
+    newest written frame; after it, what was captured ``fsync_interval`` before the cut."""
+    where = phase(ref, rec, op)
+    if where == "before":
+        return []
+    if where == "burst":
         newest = newest_written(ref, rec, op)
         if newest is None:
             return []
@@ -346,7 +357,7 @@ def check_cut(ref: Reference, op: int, code: int, report: dict[str, Any],
             findings.append(f"recording #{rec.seq}: {len(missing)} frames due but lost "
                             f"({missing[0]}..{missing[-1]}, cut at {t_cut:.3f} s)")
         kept_set = set(frames)
-        if in_burst(ref, op):  # what had been written and did not survive
+        if phase(ref, rec, op) == "burst":  # what had been written and did not survive
             newest = newest_written(ref, rec, op)
             lost = [f for f in rec.frames if newest is not None and f <= newest
                     and f not in kept_set]
