@@ -126,11 +126,10 @@ class DurableMedium:
         """Read the durable bytes into memory before the disk loses them."""
         if node.durable_bytes is not None or node.durable_len == 0:
             return
-        if isinstance(source, int):
-            node.durable_bytes = os.pread(source, node.durable_len, 0)
-        else:
-            with open(source, "rb") as f:
-                node.durable_bytes = f.read(node.durable_len)
+        # Through /proc for an fd: it may be write-only, or its file already unlinked.
+        path = f"/proc/self/fd/{source}" if isinstance(source, int) else source
+        with open(path, "rb") as f:
+            node.durable_bytes = f.read(node.durable_len)
 
     def before_write(self, fd: int, offset: int) -> FileNode | None:
         node = self.node_of_fd(fd)

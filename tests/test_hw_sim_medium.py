@@ -187,3 +187,16 @@ def test_scenario_power_cut_keys() -> None:
                        'mode = "ripped"\n')
     with pytest.raises(ScenarioError, match=r"key 'op': must be >= 1"):
         parse_scenario('duration = 5.0\n[[event]]\nat = 1.0\naction = "power_cut"\nop = 0\n')
+
+
+def test_overwriting_durable_bytes_through_a_write_only_fd_keeps_the_old_ones(card) -> None:
+    world, _, root = card
+    path = root / "o.bin"
+    append(path, b"AAAAAAAA", sync=True)
+    fsync_dir(root)
+    fd = os.open(path, os.O_WRONLY)
+    os.write(fd, b"BBBB")  # over the durable bytes, not fsync'd
+    os.ftruncate(fd, 2)
+    os.close(fd)
+    cut(world)
+    assert path.read_bytes() == b"AAAAAAAA"
