@@ -120,7 +120,8 @@ class Scenario:
         Call it before or after the camera starts: until ``world.frame_origin`` is
         known the scheduling waits for it. With ``stop_at_end`` the clock is
         stopped at scenario time ``duration``, after every event due then, so frames
-        0 .. duration*fps-1 are captured.
+        0 .. duration*fps-1 are captured. A ``power_cut`` with ``op`` is armed at
+        once (operations are counted from the start of the run, boot included).
         """
         for ev in self.events:
             if ev.action == "power_cut" and "op" in ev.params:
