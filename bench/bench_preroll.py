@@ -31,7 +31,7 @@ from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingWriter
 
 PREROLL_S = 30
-REPEATS = 5
+REPEATS = 7
 #: Settings that reproduce the old single fsync at the end of the burst.
 ONE_FSYNC = {"preroll_sync_seconds": 1e9, "preroll_sync_bytes": 1 << 62}
 
