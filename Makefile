@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SIM    := sim-data
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench crash-sweep clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ bench: setup
 	@test -d $(VENV)/bench-lib/picamera2 || $(BIN)/python -m pip install --quiet --no-deps \
 		--target $(VENV)/bench-lib 'picamera2==0.3.38'
 	$(BIN)/python -m bench
+
+# Power cuts at every operation on the simulated medium, strict and torn (issue 16):
+# a few hundred boots, about 20 minutes on 2 cores; prints JSON (cuts, worst loss, findings).
+crash-sweep: setup
+	$(BIN)/python -m bench.crash_sweep
 
 clean:
 	rm -rf $(VENV) $(SIM) .pytest_cache .ruff_cache .hypothesis

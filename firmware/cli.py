@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", type=Path, help="evidence directory (overrides storage.data_dir)")
     r.add_argument("--identity", type=Path, help="device identity directory (overrides identity.dir)")
     r.add_argument("--display-out", type=Path, help="--sim: write the front panel's frames here")
+    r.add_argument("--storage-trace", type=Path,
+                   help="--sim: write every operation on the simulated medium here (JSON lines)")
     r.add_argument("--verbose", "-v", action="store_true", help="log debug detail")
 
     k = sub.add_parser("keys", help="create custodian or device keys")

@@ -74,8 +74,9 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
 
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
-    if not args.sim and (args.scenario or args.fast or args.display_out):
-        raise BodycamError("--scenario, --fast and --display-out need --sim")
+    trace = getattr(args, "storage_trace", None)
+    if not args.sim and (args.scenario or args.fast or args.display_out or trace):
+        raise BodycamError("--scenario, --fast, --display-out and --storage-trace need --sim")
     if args.duration is not None and args.duration <= 0:
         raise BodycamError(f"--duration {args.duration:g}: give a positive number of seconds")
     if args.display_out is not None and args.display_out.exists() and not args.display_out.is_dir():
@@ -95,7 +96,12 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     )
 
     with ExitStack() as stack:
-        world = stack.enter_context(simulated_device(conf, args.fast)) if args.sim else None
+        world = (stack.enter_context(simulated_device(conf, args.fast, trace=trace))
+                 if args.sim else None)
+        if scenario is not None:
+            # Before the evidence store opens: a power cut may be placed at any operation
+            # on the medium, boot-time recovery included; timed events wait for frame 0.
+            scenario.schedule(world)
         if world is not None:
             clock: Any = world.clock
         else:
@@ -124,9 +130,11 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 @contextmanager
-def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[Any]:
-    """The simulated hardware under the drivers (hw_sim.install), storage faults under
-    the data directory included; everything is put back on exit."""
+def simulated_device(conf: dict[str, dict[str, Any]], fast: bool,
+                     trace: Path | None = None) -> Iterator[Any]:
+    """The simulated hardware under the drivers (hw_sim.install), the simulated medium
+    under the data directory included (faults, power cuts, the operation ``trace``);
+    everything is put back on exit."""
     import hw_sim
     from hw_sim.clock import VirtualClock
     from hw_sim.fake_storage import StorageSim
@@ -145,13 +153,13 @@ def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[An
         button_pin=conf["button"]["pin"],
         button_active_low=conf["button"]["active_low"],
     )
-    storage = StorageSim(world, conf["storage"]["data_dir"])
+    storage = StorageSim(world, conf["storage"]["data_dir"], trace=trace)
     hw_sim.install(world)
     storage.install()
     try:
         yield world
     finally:
-        storage.uninstall()
+        storage.close()
         hw_sim.uninstall()
         from hw_sim import fake_spidev
 
@@ -199,8 +207,6 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
         daemon.start()
-        if scenario is not None:
-            scenario.schedule(world)
         if duration is not None:
             if world is not None:  # scenario time 0 is the camera's first frame
                 world.on_frame_origin(lambda origin: clock.call_at(origin + duration, daemon.shutdown))

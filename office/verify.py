@@ -79,6 +79,7 @@ class RecordingResult:
             "status": c.status,
             "key": c.key_source,
             "utc_start": _iso(info.get("utc_start_us")),
+            "start_pts_us": info.get("start_pts_us"),
             "clock_source": info.get("clock_source"),
             "manifest": c.manifest is not None and c.manifest.doc is not None,
             "recovered": bool(info.get("recovered", False)),
