@@ -216,6 +216,11 @@ class FrameStamp:
             mark = self._marks[size] = Watermark(size[0], size[1], self.position)
         return mark
 
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The label drawn on the last frame."""
+        return self._lines
+
     def __call__(self, frame: np.ndarray, size: tuple[int, int], sensor_us: int) -> None:
         """Stamp the main stream's buffer of a frame captured at ``sensor_us``."""
         key = (self.timebase.utc_us(sensor_us) // 1_000_000, self.timebase.clock_source())

@@ -35,6 +35,10 @@ def test_defaults_and_overrides() -> None:
          "line 3: key 'button.stealth_hold_seconds' (4) must be longer than 'button.hold_seconds' (5)"),
         ("[cues]\nled_pin = 17\n", "keys 'button.pin' and 'cues.led_pin' both use GPIO 17"),
         ("[camera]\nwidth = 641\n", "line 2: key 'camera.width' (641) must be even"),
+        ("[watermark]\n\nofficer_id = \"Müller\"\n",
+         "line 3: key 'watermark.officer_id' ('Müller') must be up to 32 letters, digits"),
+        ("[watermark]\nposition = \"center\"\n",
+         "line 2: key 'watermark.position' 'center' is not one of bottom-left, bottom-right"),
     ],
 )
 def test_each_kind_of_bad_line_is_named(text: str, expected: str) -> None:
