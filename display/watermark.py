@@ -6,13 +6,14 @@ drawn straight into the YUV420 planes the encoder takes (picamera2's layout:
 an array of ``(h*3//2, stride)``, Y then U then V, each chroma row ``stride/2``
 bytes), white on an opaque dark box:
 
-* the string's glyphs are rendered with Pillow once per change (once a second)
-  into a small cached tile; every frame then costs three numpy slice copies of
-  the box (Y, U, V) and touches nothing else in the frame;
+* each character is rasterised once (:class:`Glyphs`); when the label changes
+  (once a second) its lines are composed from those glyphs into a small cached
+  tile; every frame then costs two numpy slice copies (the tile into Y, neutral
+  grey into U and V) and touches nothing outside the box;
 * the box sits on even rows and columns, so its chroma is exact (neutral grey);
 * capital letters are at least 1/30 of the frame height (16 px at 480 lines,
   36 px at 1080), in DejaVu Sans Mono Bold where installed (fixed-width digits,
-  a slashed zero), else Pillow's own face with a stroke;
+  a slashed zero), else the front display's face;
 * top positions start below the simulation's frame tag band (1/30 of the
   height, at least 8 px), which the box never covers.
 
@@ -118,6 +119,17 @@ class Tile:
     left: int
 
     @property
+    def luma_rect(self) -> tuple[slice, slice]:
+        """The box in the luma plane (rows, columns)."""
+        return (slice(self.top, self.top + self.height), slice(self.left, self.left + self.width))
+
+    @property
+    def chroma_rect(self) -> tuple[slice, slice, slice]:
+        """The box in both chroma planes at once, seen as ``(2, h/2, stride/2)``."""
+        return (slice(None), slice(self.top // 2, (self.top + self.height) // 2),
+                slice(self.left // 2, (self.left + self.width) // 2))
+
+    @property
     def height(self) -> int:
         """Box height in rows."""
         return int(self.y.shape[0])
@@ -126,6 +138,83 @@ class Tile:
     def width(self) -> int:
         """Box width in columns."""
         return int(self.y.shape[1])
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One character: its cell (advance wide) and, if its ink spills past it, the whole."""
+
+    cell: np.ndarray
+    spill: np.ndarray | None
+
+    @property
+    def advance(self) -> int:
+        """Pixels the pen moves on."""
+        return int(self.cell.shape[1])
+
+
+class Glyphs:
+    """Each character's anti-aliased coverage, rendered once; lines are composed from them.
+
+    Rendering a whole string with FreeType costs about a millisecond; composing it
+    from cached glyphs is one numpy concatenation. Characters sit on a common
+    baseline at whole-pixel advances (the monospaced face has no kerning).
+    """
+
+    def __init__(self, face: Face) -> None:
+        self.face = face
+        ascent, descent = face.font.getmetrics()
+        self.ascent = int(ascent) + face.stroke
+        self.descent = int(descent) + face.stroke
+        self.height = self.ascent + self.descent
+        self.slack = max(2, self.height // 4)  # room for ink beyond the advance
+        self._cache: dict[str, Glyph] = {}
+        self._lines: dict[str, np.ndarray] = {}
+
+    def glyph(self, ch: str) -> Glyph:
+        """``ch`` rendered once in luma on the box's black, baseline at row ``ascent``."""
+        got = self._cache.get(ch)
+        if got is None:
+            f = self.face
+            advance = max(1, round(float(f.font.getlength(ch)) + f.stroke))
+            img = Image.new("L", (advance + 2 * self.slack, self.height), 0)
+            ImageDraw.Draw(img).text((self.slack, self.ascent), ch, font=f.font, fill=255,
+                                     anchor="ls", stroke_width=f.stroke, stroke_fill=255)
+            full = _LUMA[np.asarray(img, dtype=np.uint8)]
+            cell = np.ascontiguousarray(full[:, self.slack : self.slack + advance])
+            ink = np.flatnonzero((full > BOX_Y).any(axis=0))
+            spills = bool(ink.size) and (ink[0] < self.slack or ink[-1] >= self.slack + advance)
+            for a in (full, cell):
+                a.setflags(write=False)
+            got = self._cache[ch] = Glyph(cell, full if spills else None)
+        return got
+
+    def width(self, s: str) -> int:
+        """Advance width of ``s`` in pixels."""
+        return sum(self.glyph(ch).advance for ch in s)
+
+    def line(self, s: str) -> np.ndarray:
+        """``s`` in luma, white on black, ``height`` rows with the baseline at ``ascent``
+        and ``slack`` columns either side (cached: most lines repeat).
+
+        The glyphs' cells are laid side by side in one copy; the few glyphs whose
+        ink reaches past their advance are then drawn whole over their neighbours.
+        """
+        strip = self._lines.get(s)
+        if strip is None:
+            glyphs = [self.glyph(ch) for ch in s]
+            side = np.full((self.height, self.slack), BOX_Y, np.uint8)
+            strip = np.concatenate([side, *(g.cell for g in glyphs), side], axis=1)
+            pen = 0
+            for g in glyphs:
+                if g.spill is not None:
+                    _blit_max(strip, g.spill, 0, pen)
+                pen += g.advance
+            strip.setflags(write=False)
+            if len(self._lines) >= CACHE_SIZE * 2:
+                self._lines.pop(next(iter(self._lines)))
+            self._lines[s] = strip
+        return strip
 
 
 class Watermark:
@@ -137,9 +226,13 @@ class Watermark:
         self.width, self.height, self.position = width, height, position
         self.cap_px = math.ceil(height / 30)
         self.face = watermark_face(self.cap_px)
+        self.cap_height = self.face.cap_height
+        self.glyphs = Glyphs(self.face)
         self.pad = _even(max(2, self.cap_px // 3))
         self.margin = _even(max(4, self.cap_px // 2))
         self._tiles: OrderedDict[tuple[str, ...], Tile] = OrderedDict()
+        self._last: tuple[tuple[str, ...], Tile, tuple[slice, slice],
+                          tuple[slice, slice, slice]] | None = None
         #: How many tiles have been rendered (the per-second work), for tests and benches.
         self.renders = 0
 
@@ -153,32 +246,49 @@ class Watermark:
                 self._tiles.popitem(last=False)
         else:
             self._tiles.move_to_end(lines)
+        self._last = (lines, tile, tile.luma_rect, tile.chroma_rect)
         return tile
 
     def draw(self, frame: np.ndarray, lines: tuple[str, ...]) -> Tile:
-        """Copy the box for ``lines`` into ``frame`` (``(h*3//2, stride)`` uint8, in place)."""
-        tile = self.tile(lines)
-        y, u, v = planes(frame, self.width, self.height)
-        t, left, bh, bw = tile.top, tile.left, tile.height, tile.width
-        y[t : t + bh, left : left + bw] = tile.y
-        u[t // 2 : (t + bh) // 2, left // 2 : (left + bw) // 2] = NEUTRAL
-        v[t // 2 : (t + bh) // 2, left // 2 : (left + bw) // 2] = NEUTRAL
+        """Copy the box for ``lines`` into ``frame`` (``(h*3//2, stride)`` uint8, in place).
+
+        Two numpy copies a frame: the tile into the luma rows, neutral grey into the
+        box's rows of both chroma planes, which follow the luma plane as
+        ``(2, h/2, stride/2)``. Nothing outside the box is read or written.
+        """
+        last = self._last
+        if last is None or last[0] is not lines:
+            self.tile(lines)
+            last = self._last
+        _, tile, luma, chroma = last
+        h = self.height
+        if (frame.dtype != np.uint8 or frame.shape[0] != h * 3 // 2 or not frame.flags.c_contiguous
+                or frame.shape[1] < self.width or frame.shape[1] % 2):
+            planes(frame, self.width, h)  # raises, naming what is wrong
+        frame[luma] = tile.y
+        frame[h:].reshape(2, h // 2, frame.shape[1] // 2)[chroma] = NEUTRAL
         return tile
 
     def _render(self, lines: tuple[str, ...]) -> Tile:
-        """Glyphs for ``lines`` at full size, wrapped to the frame, on the dark box."""
-        f = self.face
+        """``lines`` wrapped to the frame, each from cached glyphs, on the dark box."""
+        g = self.glyphs
         room = self.width - 2 * self.margin - 2 * self.pad
-        wrapped = [piece for line in lines for piece in _hard_wrap(f, line, room)]
-        text_w = max(f.width(s) for s in wrapped)
-        bw = min(_even(text_w + 2 * self.pad), self.width - 2 * self.margin)
-        bh = _even((len(wrapped) - 1) * f.line_height + f.cap_height + _descent(f) + 2 * self.pad)
-        img = Image.new("L", (bw, bh), 0)
-        draw = ImageDraw.Draw(img)
-        for i, s in enumerate(wrapped):
-            f.draw(draw, (self.pad, self.pad + i * f.line_height), s, 255)
-        alpha = np.asarray(img, dtype=np.uint16)
-        y = (BOX_Y + (alpha * (TEXT_Y - BOX_Y) + 127) // 255).astype(np.uint8)
+        strips = []
+        for line in lines:
+            strip = g.line(line)
+            if strip.shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
+                strips += [g.line(piece) for piece in _hard_wrap(g, line, room)]
+            else:
+                strips.append(strip)
+        bw = min(_even(max(x.shape[1] for x in strips) - 2 * g.slack + 2 * self.pad),
+                 self.width - 2 * self.margin)
+        bh = _even((len(strips) - 1) * g.height + self.cap_height + g.descent + 2 * self.pad + 1)
+        y = np.full((bh, bw), BOX_Y, np.uint8)
+        for i, strip in enumerate(strips):
+            # The first line's capitals start ``pad`` rows below the top of the box;
+            # lines are ``height`` apart, so their strips do not overlap: plain copies.
+            baseline = self.pad + self.cap_height + i * g.height
+            _blit(y, strip, baseline - g.ascent, self.pad - g.slack)
         top, left = self._place(bw, bh)
         self.renders += 1
         y.setflags(write=False)
@@ -250,12 +360,36 @@ def _even(n: int) -> int:
     return int(n) & ~1
 
 
-def _descent(f: Face) -> int:
-    """Room under the last baseline for descenders (the officer id may have some)."""
-    return int(f.font.getmetrics()[1])
+#: Coverage 0..255 to luma: the box's black up to the text's white.
+_LUMA = (BOX_Y + (np.arange(256, dtype=np.uint16) * (TEXT_Y - BOX_Y) + 127) // 255).astype(np.uint8)
 
 
-def _hard_wrap(f: Face, line: str, room: int) -> list[str]:
+def _overlap(dst: np.ndarray, src: np.ndarray, top: int, left: int
+             ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The parts of ``dst`` and ``src`` that meet when ``src`` is placed at (top, left)."""
+    h, w = src.shape
+    t0, l0 = max(0, -top), max(0, -left)
+    t1, l1 = min(h, dst.shape[0] - top), min(w, dst.shape[1] - left)
+    if t1 <= t0 or l1 <= l0:
+        return None
+    return dst[top + t0 : top + t1, left + l0 : left + l1], src[t0:t1, l0:l1]
+
+
+def _blit(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
+    """Copy ``src`` into ``dst`` at (top, left), clipped to ``dst``."""
+    parts = _overlap(dst, src, top, left)
+    if parts is not None:
+        parts[0][...] = parts[1]
+
+
+def _blit_max(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
+    """``dst = max(dst, src)`` where ``src`` placed at (top, left) meets ``dst``."""
+    parts = _overlap(dst, src, top, left)
+    if parts is not None:
+        np.maximum(parts[0], parts[1], out=parts[0])
+
+
+def _hard_wrap(f: Glyphs, line: str, room: int) -> list[str]:
     """``line`` cut into pieces no wider than ``room`` (at spaces where it can)."""
     out: list[str] = []
     rest = line

@@ -2,10 +2,11 @@
 
 The box is found in the picture, not taken from the renderer's layout: the darkest
 rectangle in the lower half of the frame (the watermark's box is video black; the
-simulated scene has nothing that dark there). Boxes are cropped at their own size,
-inverted to dark text on light, stacked on one sheet and read by one ``tesseract``
-run (its start-up dominates on a busy machine); each word goes back to the box
-it was found in by its position on the sheet.
+simulated scene has nothing that dark there). Boxes are cropped, scaled to the
+text size Tesseract reads best, inverted to dark text on light, stacked on one
+sheet (a few at a time) and read by one ``tesseract`` run a sheet (its start-up
+dominates on a busy machine); each word goes back to the box it was found in by
+its position on the sheet.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from PIL import Image, ImageOps
 DARK = 40
 #: White space around and between boxes on the sheet, in pixels.
 GAP = 24
+#: Boxes per sheet: on a sheet of twenty, Tesseract read every "2026" as "2626".
+GROUP = 4
+#: Text is scaled to capitals about this tall: Tesseract misreads "1Z" as "12Z" in
+#: much larger or smaller text (seen at 36 px and at 32 px).
+CAP_PX = 24
 
 
 def tesseract() -> str:
@@ -47,12 +53,29 @@ def find_box(y: np.ndarray) -> tuple[int, int, int, int]:
     return int(rows[0]) + r0, int(cols[0]), int(rows[-1]) + r0 + 1, int(cols[-1]) + 1
 
 
+def _first_line_height(box: np.ndarray) -> int:
+    """Rows of the first run of text in a box: the height of its capitals and digits."""
+    rows = np.flatnonzero((box > 128).any(axis=1))
+    assert rows.size, "no text in the watermark box"
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    end = rows[breaks[0]] if breaks.size else rows[-1]
+    return int(end - rows[0] + 1)
+
+
 def read_watermarks(lumas: list[np.ndarray]) -> list[list[str]]:
     """The text lines of each frame's watermark box, as Tesseract reads them."""
+    return [lines for i in range(0, len(lumas), GROUP) for lines in _read_sheet(lumas[i : i + GROUP])]
+
+
+def _read_sheet(lumas: list[np.ndarray]) -> list[list[str]]:
     crops = []
     for y in lumas:
         top, left, bottom, right = find_box(y)
-        crops.append(ImageOps.invert(Image.fromarray(np.ascontiguousarray(y[top:bottom, left:right]))))
+        box = np.ascontiguousarray(y[top:bottom, left:right])
+        scale = CAP_PX / _first_line_height(box)
+        crop = ImageOps.invert(Image.fromarray(box))
+        crops.append(crop.resize((round(crop.width * scale), round(crop.height * scale)),
+                                 Image.LANCZOS))
     sheet = Image.new("L", (max(c.width for c in crops) + 2 * GAP,
                             sum(c.height + GAP for c in crops) + GAP), 255)
     spans, at = [], GAP
