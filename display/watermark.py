@@ -103,11 +103,14 @@ def watermark_face(cap_px: int) -> Face:
     path = _mono_path()
     if path is None:
         return face_for_cap(cap_px)
-    for size in range(6, 400):
+    # Capitals scale with the point size: start from the ratio at 100 pt, then step up.
+    ratio = Face(ImageFont.truetype(path, 100), 0).cap_height / 100
+    size = max(6, math.floor(cap_px / ratio) - 1)
+    while True:
         f = Face(ImageFont.truetype(path, size), 0)
         if f.cap_height >= cap_px:
             return f
-    return Face(ImageFont.truetype(path, 400), 0)
+        size += 1
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,11 @@ class Glyphs:
     def width(self, s: str) -> int:
         """Advance width of ``s`` in pixels."""
         return sum(self.glyph(ch).advance for ch in s)
+
+    def prepare(self, chars: str) -> None:
+        """Rasterise ``chars`` now (FreeType takes milliseconds a glyph on a busy core)."""
+        for ch in set(chars):
+            self.glyph(ch)
 
     def line(self, s: str) -> np.ndarray:
         """``s`` in luma, white on black, ``height`` rows with the baseline at ``ascent``
@@ -325,6 +333,16 @@ class FrameStamp:
         if mark is None:
             mark = self._marks[size] = Watermark(size[0], size[1], self.position)
         return mark
+
+    def prepare(self, size: tuple[int, int]) -> None:
+        """Load the face and rasterise every glyph a label can use, for frames of ``size``.
+
+        Call before the camera starts: done on the camera thread at the first frame,
+        this stalls it for tens of milliseconds (hundreds on a loaded machine).
+        """
+        sources = "".join(s.upper() for s in ("rtc", "unsynced"))
+        self.watermark(size).glyphs.prepare(
+            "0123456789-:TZ " + sources + self.device_id + "officer " + self.officer_id)
 
     @property
     def lines(self) -> tuple[str, ...]:

@@ -173,6 +173,7 @@ class Daemon:
     def _open_hardware(self) -> None:
         """Camera, cue lines and button through their drivers."""
         cam, btn = self.conf["camera"], self.conf["button"]
+        stamp = self._watermark()
         self.camera = Camera(
             self.clock,
             self.on_packet,
@@ -182,8 +183,10 @@ class Daemon:
             bitrate=cam["bitrate"],
             gop_seconds=cam["gop_seconds"],
             lores=(cam["lores_width"], cam["lores_height"]),
-            painter=self._watermark(),
+            painter=stamp,
         )
+        if stamp is not None:  # fonts and glyphs now, not on the camera thread's first frame
+            stamp.prepare(self.camera.size)
         cues = self.conf["cues"]
         self.cue_lines = CueLines(cue_pins(cues), active_high=cues["active_high"])
         self.cues = Cues(

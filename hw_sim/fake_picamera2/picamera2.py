@@ -19,7 +19,7 @@ every running encoder, which calls its Output synchronously on the clock thread.
   any encoder sees the frame, as picamera2's ``process_requests`` does
   (picamera2/picamera2.py:1435-1473): what it draws into the main stream through
   ``MappedArray`` is encoded. The lores stream is a separate ISP output on the
-  device, so it is taken from the frame before the callback draws.
+  device, so it is scaled from a copy of the frame taken before the callback draws.
 """
 
 from __future__ import annotations
@@ -337,23 +337,23 @@ class Picamera2:
         assert self._scene is not None
         yuv = self._scene.render(n, n / self._fps, clock.time())
         ts_us = self._sensor_base_us + round(n * 1e6 / self._fps)
-        lores = None
+        clean = None
         with self.lock:
             if self.pre_callback is not None:
-                assert self.camera_config is not None
-                if self.camera_config.get("lores"):
-                    lores = self._lores(yuv)  # the ISP's own output: not drawn on
+                # On the device lores is a separate ISP output, not drawn on: keep the
+                # frame as captured (a copy is far cheaper than scaling it every frame).
+                clean = yuv.copy()
                 self.pre_callback(CompletedRequest(
                     self, self.camera_config, {"main": yuv},
                     {"SensorTimestamp": ts_us * 1000, "FrameDuration": round(1e6 / self._fps)}))
-            self._latest = (yuv, n, ts_us, lores)
+            self._latest = (yuv, n, ts_us, clean)
             self.frames_captured += 1
             self._have_frame.set()
             for enc in list(self._encoders):
                 if enc.running and enc.name == "main":
                     enc.sim_encode(yuv, ts_us)
                 elif enc.running and enc.name == "lores":
-                    enc.sim_encode(lores if lores is not None else self._lores(yuv), ts_us)
+                    enc.sim_encode(self._lores(yuv if clean is None else clean), ts_us)
 
     def _lores(self, yuv: np.ndarray) -> np.ndarray:
         assert self.camera_config is not None and self.camera_config.get("lores")
@@ -371,8 +371,8 @@ class Picamera2:
         yuv = latest[0]
         w, h = self.camera_config["main"]["size"]
         if name == "lores":
-            yuv = latest[3] if latest[3] is not None else formats.resample_yuv420(
-                yuv, w, h, stream["size"])
+            clean = latest[3] if latest[3] is not None else yuv
+            yuv = formats.resample_yuv420(clean, w, h, stream["size"])
             w, h = stream["size"]
         return formats.convert(yuv, w, h, stream["format"])
 
