@@ -183,3 +183,14 @@ def test_legible_after_h264_at_1080p() -> None:
     read = read_watermarks(lumas)
     seconds = ["10", "10", "10", "11"]
     assert read == [[f"2026-01-15T08:00:{s}Z RTC", "BC-0815 officer A-12"] for s in seconds]
+
+
+def test_prepare_leaves_no_font_work_for_the_camera_thread() -> None:
+    stamp = FrameStamp(Timebase(source="unsynced"), "CAM-9", "Ab/7")
+    stamp.prepare((640, 480))
+    glyphs = stamp.watermark((640, 480)).glyphs
+    before = dict(glyphs._cache)
+    frame = Scene(640, 480).render(0, 0.0, UTC_S)
+    for n in range(40):
+        stamp(frame, (640, 480), n * 100_000)
+    assert glyphs._cache == before  # every character was rasterised by prepare()
