@@ -124,7 +124,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "identity": {
         "dir": Key(str, "/etc/bodycam/identity", "Device identity directory (bodycam keys device)."),
     },
+    "watermark": {
+        "enabled": Key(bool, True, "Burn each frame's UTC capture time, the device id and (when not "
+                                   "NTP) the clock source into the video (docs/WATERMARK.md)."),
+        "officer_id": Key(str, "", "Officer id burned in after the device id; empty = none. "
+                                   "Up to 32 letters, digits, space, '.', '_', '/' or '-'."),
+        "position": Key(str, "bottom-left", "Corner of the watermark box.",
+                        choices=("bottom-left", "bottom-right", "top-left", "top-right")),
+    },
 }
+
+#: What ``watermark.officer_id`` may hold: it is drawn with a fixed set of glyphs.
+OFFICER_ID_RE = re.compile(r"[A-Za-z0-9 ._/-]{0,32}")
 
 
 def defaults() -> dict[str, dict[str, Any]]:
@@ -255,6 +266,13 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
                 f"{SPI0_LINES[pin]} while SPI is on (deploy.sh sets dtparam=spi=on); the kernel "
                 "holds it and GPIO claims fail with 'GPIO busy': choose a pin outside 7 to 11"
             )
+    officer = conf["watermark"]["officer_id"]
+    if not OFFICER_ID_RE.fullmatch(officer):
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'watermark', 'officer_id') or '?'}: key "
+            f"'watermark.officer_id' ({officer!r}) must be up to 32 letters, digits, spaces, "
+            "'.', '_', '/' or '-'"
+        )
     seen: dict[int, str] = {}
     for key, pin in pins.items():
         if pin in seen:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from display import DisplayState
+from display.watermark import FrameStamp, Position
 from drivers.button import Button
 from drivers.camera import Camera
 from drivers.clock import Clock, Timer
@@ -172,6 +173,7 @@ class Daemon:
     def _open_hardware(self) -> None:
         """Camera, cue lines and button through their drivers."""
         cam, btn = self.conf["camera"], self.conf["button"]
+        stamp = self._watermark()
         self.camera = Camera(
             self.clock,
             self.on_packet,
@@ -181,7 +183,10 @@ class Daemon:
             bitrate=cam["bitrate"],
             gop_seconds=cam["gop_seconds"],
             lores=(cam["lores_width"], cam["lores_height"]),
+            painter=stamp,
         )
+        if stamp is not None:  # fonts and glyphs now, not on the camera thread's first frame
+            stamp.prepare(self.camera.size)
         cues = self.conf["cues"]
         self.cue_lines = CueLines(cue_pins(cues), active_high=cues["active_high"])
         self.cues = Cues(
@@ -195,6 +200,14 @@ class Daemon:
             active_low=btn["active_low"],
             debounce_ms=btn["debounce_ms"],
         )
+
+    def _watermark(self) -> FrameStamp | None:
+        """The burned-in watermark the camera draws before encoding (docs/WATERMARK.md)."""
+        wm = self.conf["watermark"]
+        if not wm["enabled"]:
+            return None
+        device = self.store.identity.device_id if self.store is not None else ""
+        return FrameStamp(FrameTimes(self), device, wm["officer_id"], Position(wm["position"]))
 
     def _start_display(self) -> None:
         """Open the front panel; without one the camera records all the same."""
@@ -518,11 +531,20 @@ class Daemon:
             return None
         return round(t_monotonic * 1e6) - self._pts_offset_us
 
+    def frame_utc_us(self, sensor_us: int) -> int:
+        """UTC in µs of the frame captured at ``sensor_us``: the one mapping the recording's
+        signed start and the watermark both use, so they agree to the µs.
+
+        Any thread (it reads two numbers the loop replaces). Before the first packet has
+        set the offset, the sensor clock is taken as the monotonic clock: libcamera's
+        SensorTimestamp is CLOCK_BOOTTIME, the same on a board that never suspends, and
+        the simulation's sensor runs on the virtual monotonic clock.
+        """
+        offset = self._pts_offset_us or 0
+        return sensor_us + offset + round((self.clock.time() - self.clock.monotonic()) * 1e6)
+
     def _utc_of(self, pts_us: int) -> float:
-        now = self.clock.monotonic()
-        sensor_now = self._sensor_us(now)
-        assert sensor_now is not None
-        return self.clock.time() - (sensor_now - pts_us) / 1e6
+        return self.frame_utc_us(pts_us) / 1e6
 
     def _set_state(self, new: str, why: str) -> None:
         old, self.state = self.state, new
@@ -751,6 +773,22 @@ class Daemon:
 
     def _buffer_shortfall(self, covered: float, wanted: float) -> None:
         self._audit("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
+
+
+class FrameTimes:
+    """The daemon's sensor-time to UTC mapping for the camera thread: the watermark's
+    :class:`display.watermark.Timebase` (the timebase module slots in here)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def utc_us(self, sensor_us: int) -> int:
+        """UTC (µs) of the frame captured at ``sensor_us``."""
+        return self._daemon.frame_utc_us(sensor_us)
+
+    def clock_source(self) -> str:
+        """The clock source the daemon last read (``ntp``, ``rtc``, ``unsynced``)."""
+        return self._daemon.clock_source
 
 
 def cue_pins(cues: dict[str, Any]) -> dict[str, int | None]:

@@ -41,6 +41,10 @@ def test_defaults_and_overrides() -> None:
          "line 2: keys 'display.width' and 'display.height' (300x200): luma.lcd drives an ILI9341 only"),
         ("[cues]\nbuzzer_pin = 8\n", "line 2: key 'cues.buzzer_pin' is GPIO 8, spi0 CE0 while SPI is on"),
         ("[button]\npin = 10\n", "line 2: key 'button.pin' is GPIO 10, spi0 MOSI"),
+        ("[watermark]\n\nofficer_id = \"Müller\"\n",
+         "line 3: key 'watermark.officer_id' ('Müller') must be up to 32 letters, digits"),
+        ("[watermark]\nposition = \"center\"\n",
+         "line 2: key 'watermark.position' 'center' is not one of bottom-left, bottom-right"),
     ],
 )
 def test_each_kind_of_bad_line_is_named(text: str, expected: str) -> None:

@@ -241,7 +241,7 @@ def test_first_install_succeeds(installed) -> None:
 def test_pi5_gets_rpi_lgpio(installed) -> None:
     apt = [c for c in installed["first_calls"] if c.startswith("apt-get")]
     assert apt == ["apt-get update", "apt-get install -y --no-install-recommends python3-picamera2 "
-                   "python3-libcamera python3-spidev python3-rpi-lgpio python3-venv"]
+                   "python3-libcamera python3-spidev python3-rpi-lgpio python3-venv fonts-dejavu-core"]
 
 
 @pytest.mark.parametrize("model", [PI5, PI4])
