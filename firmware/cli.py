@@ -63,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--device-pub", type=Path, action="append", default=[])
     v.add_argument("--json", action="store_true")
 
+    rp = sub.add_parser("report", help="a self-contained HTML page on what happened to each "
+                        "recording (docs/CLI.md)")
+    rp.add_argument("dir", type=Path, help="a device's offloaded data directory (or a folder "
+                    "of them)")
+    rp.add_argument("--device-pub", type=Path, action="append", default=[], required=True,
+                    help="the device.pub registered for the camera (repeat for several)")
+    rp.add_argument("--custodian-key", type=Path,
+                    help="custodian.key: also decrypt frames for thumbnails")
+    rp.add_argument("--out", type=Path, required=True,
+                    help="folder for <name>-report.html and <name>-report.json")
+
     e = sub.add_parser("export", help="decrypt and join recordings into MP4 files")
     e.add_argument("dir", type=Path)
     e.add_argument("--custodian-key", type=Path, required=True)
@@ -146,6 +157,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from office.report import report_tree
+
+    run = report_tree(args.dir, args.device_pub, args.custodian_key, args.out)
+    for line in run.text_lines():
+        print(line)
+    return run.exit_code
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .run import run
 
@@ -169,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bodycam`` console script."""
     args = build_parser().parse_args(argv)
     handlers = {"run": _cmd_run, "keys": _cmd_keys, "verify": _cmd_verify, "export": _cmd_export,
+                "report": _cmd_report,
                 "doctor": _cmd_doctor}
     try:
         return handlers[args.command](args)

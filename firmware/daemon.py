@@ -424,7 +424,10 @@ class Daemon:
         preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
         self._cue("recording_started")
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
-        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
+        # Sensor times of the press and of now let a report place later entries on the
+        # recording's timeline.
+        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3),
+                    press_pts_us=trigger_us, now_pts_us=self._sensor_us(self.clock.monotonic()))
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
