@@ -169,7 +169,8 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "first_pts_us": t0,
         "bookmarks": [dict(b, utc=_iso(b["utc_us"]), offset_s=at(b["pts_us"]))
                       for b in info.get("bookmarks", [])],
-        "gaps": [dict(g, start_offset_s=at(g["start_pts_us"]), end_offset_s=at(g["end_pts_us"]))
+        "gaps": [dict(g, start_offset_s=at(g["start_pts_us"]), end_offset_s=at(g["end_pts_us"]),
+                      seconds=round((g["end_pts_us"] - g["start_pts_us"]) / 1e6, 3))
                  for g in info.get("gaps", [])],
         "verification": {k: verification[k] for k in
                          ("status", "key", "verified", "problems", "notes", "recovered")},

@@ -25,7 +25,6 @@ import av
 import cryptography
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from evidence.auditlog import verify_audit_log
 from evidence.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTEGRITY,
@@ -40,7 +39,7 @@ from office import report_html as page
 from office.report_audit import add_moments, read_rows
 from office.report_frames import thumbnails
 from office.report_model import RecordingView, Verdict, recording_view
-from office.verify import AUDIT_LOG, VerifyReport, find_recordings, verify_tree
+from office.verify import AUDIT_LOG, VerifyReport, verify_tree
 
 RECORDINGS = "recordings"
 CHECKS = [
@@ -124,19 +123,6 @@ def data_dirs(root: Path) -> list[Path]:
     return children or [root]
 
 
-def _verify(root: Path, pubs: list[Path]) -> VerifyReport:
-    """verify's result; a directory with an audit log and no recordings yet (presses
-    refused on a full card) still gets its log checked."""
-    recs, _ = find_recordings(root) if root.is_dir() else ([], [])
-    if recs or not (root / AUDIT_LOG).is_file():
-        return verify_tree(root, pubs)
-    report = VerifyReport(root)
-    keys = [load_device_pub(p)[1] for p in pubs]
-    report.audit = verify_audit_log(root / AUDIT_LOG, keys[0] if len(keys) == 1 else None)
-    report.notes.append("no recordings in this directory")
-    return report
-
-
 def _key_rows(report: VerifyReport, pubs: list[Path],
               custodian: X25519PrivateKey | None, custodian_path: Path | None) -> list[Any]:
     rows = []
@@ -180,7 +166,7 @@ def _summary(report: VerifyReport, views: list[RecordingView]) -> tuple[str, Ver
 def build(root: Path, pubs: list[Path], custodian: X25519PrivateKey | None,
           custodian_path: Path | None) -> tuple[DirReport, str, dict[str, Any]]:
     """Verify one data directory and lay out its page and JSON."""
-    report = _verify(root, pubs)
+    report = verify_tree(root, pubs)
     if custodian is not None and custodian_path is not None:
         _check_custodian(report, custodian, custodian_path)
     rows = read_rows(root / AUDIT_LOG)

@@ -56,6 +56,11 @@ def _iso(utc_us: int | None) -> str | None:
         return None
 
 
+def _gap_seconds(gap: dict[str, Any]) -> float:
+    """How long a manifest gap is, in seconds."""
+    return round((gap["end_pts_us"] - gap["start_pts_us"]) / 1e6, 3)
+
+
 @dataclass
 class RecordingResult:
     """The verdict on one recording."""
@@ -84,7 +89,7 @@ class RecordingResult:
             "recovered": bool(info.get("recovered", False)),
             "verified": c.totals(),
             "bookmarks": info.get("bookmarks", []),
-            "gaps": info.get("gaps", []),
+            "gaps": [dict(g, seconds=_gap_seconds(g)) for g in info.get("gaps", [])],
             "problems": [{"kind": p.kind, "file": p.file, "place": p.place,
                           "message": p.message} for p in c.problems],
             "notes": c.notes,
@@ -107,6 +112,10 @@ class RecordingResult:
         lines += [f"    {p.text()}" for p in c.problems if p.kind != TRUNCATED
                   or c.status == TRUNCATED]
         lines += [f"    note: {n}" for n in c.notes]
+        t0 = c.info.get("start_pts_us", 0)
+        lines += [f"    gap: {_gap_seconds(g):.3f} s of footage missing from "
+                  f"{(g['start_pts_us'] - t0) / 1e6:.3f} s ({g['reason']})"
+                  for g in c.info.get("gaps", [])]
         return lines
 
 
@@ -170,7 +179,7 @@ class VerifyReport:
         summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         verdict = {EXIT_OK: "all intact", EXIT_INCOMPLETE: "incomplete but untampered",
                    EXIT_INTEGRITY: "INTEGRITY PROBLEM"}[self.exit_code]
-        lines.append(f"{len(self.recordings)} recording(s): {summary} -> {verdict} "
+        lines.append(f"{len(self.recordings)} recording(s): {summary or 'none'} -> {verdict} "
                      f"(exit {self.exit_code})")
         return lines
 
@@ -209,10 +218,13 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
                                  "directory of a device)")
     pins = _load_pins(list(device_pubs))
     rec_dirs, pub_files = find_recordings(root)
-    if not rec_dirs:
+    if not rec_dirs and not (root / AUDIT_LOG).is_file():  # a log alone is still checked
         raise EvidenceInputError(f"{root}: no bodycam recordings found (expected "
                                  "recordings/<id>/seg-*.bcs and manifest.bcm)")
     report = VerifyReport(root)
+    if not rec_dirs:
+        report.notes.append("no recordings in this data directory: only its audit log "
+                            "was checked")
     tree_keys: dict[str, Ed25519PublicKey] = {}
     if not pins:
         for path in pub_files:
@@ -247,6 +259,8 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
         # (the one device the recordings name), never with another device's.
         devices = {r.device_id for r in checks if r.device_id}
         keys = pins or tree_keys
+        if not devices and len(keys) == 1:  # no recordings yet: the one key given
+            devices = set(keys)
         key = keys.get(next(iter(devices))) if len(devices) == 1 else None
         report.audit = verify_audit_log(root / AUDIT_LOG, key)
     return report
