@@ -185,7 +185,8 @@ def parse(
                 "remove it or fix its spelling"
             )
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: '{section}' must be a [section] table")
+            raise ConfigError(f"{where}: '{section}' must be a [section] table; "
+                              "see docs/CONFIG.md")
         for name, value in table.items():
             where = f"{source} line {_line_of(text, section, name) or '?'}"
             key = SCHEMA[section].get(name)
@@ -210,14 +211,14 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
         raise ConfigError(
             f"{source} line {line or '?'}: key 'button.stealth_hold_seconds' "
             f"({btn['stealth_hold_seconds']:g}) must be longer than 'button.hold_seconds' "
-            f"({btn['hold_seconds']:g}), or 0 for no stealth gesture"
+            f"({btn['hold_seconds']:g}); make it longer, or 0 for no stealth gesture"
         )
     cam = conf["camera"]
     for key in ("width", "height", "lores_width", "lores_height"):
         if cam[key] % 2:
             raise ConfigError(
                 f"{source} line {_line_of(text, 'camera', key) or '?'}: key 'camera.{key}' "
-                f"({cam[key]}) must be even (YUV420 halves it)"
+                f"({cam[key]}) must be even (YUV420 halves it); use an even number"
             )
     cues, disp = conf["cues"], conf["display"]
     pins = {"button.pin": btn["pin"]} | {
@@ -228,7 +229,8 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
     if (disp["width"] == 0) != (disp["height"] == 0) or 0 < min(disp["width"], disp["height"]) < 128:
         raise ConfigError(
             f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
-            "'display.height' must both be 0 (the panel's usual size) or both 128 to 320"
+            "'display.height' do not match; set both to 0 (the panel's usual size) or "
+            "both to 128 to 320"
         )
     seen: dict[int, str] = {}
     for key, pin in pins.items():
@@ -247,7 +249,8 @@ def load(path: Path | str, base: dict[str, dict[str, Any]] | None = None) -> dic
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found; pass an existing --config FILE") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read the configuration ({e})") from None
+        raise ConfigError(f"{path}: cannot read the configuration ({e}); "
+                          "check the path and its permissions") from None
     return parse(text, str(path), base)
 
 

@@ -52,7 +52,8 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise BodycamError(f"{data_dir}: cannot create the data directory ({e.strerror})") from None
+        raise BodycamError(f"{data_dir}: cannot create the data directory "
+                           f"({e.strerror}); choose another --data-dir") from None
     identity, problem = None, None
     try:
         identity = keys.load_identity(Path(conf["identity"]["dir"]))
@@ -74,11 +75,12 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
     if not args.sim and (args.scenario or args.fast or args.display_out):
-        raise BodycamError("--scenario, --fast and --display-out need --sim")
+        raise BodycamError("--scenario, --fast and --display-out need --sim; add --sim")
     if args.duration is not None and args.duration <= 0:
-        raise BodycamError(f"--duration {args.duration:g}: give a positive number of seconds")
+        raise BodycamError(f"--duration {args.duration:g}: not positive; give a positive "
+                           "number of seconds")
     if args.display_out is not None and args.display_out.exists() and not args.display_out.is_dir():
-        raise BodycamError(f"--display-out {args.display_out}: is a file; give a directory")
+        raise BodycamError(f"--display-out {args.display_out}: is a file; give a folder")
     conf = load_config(args)
     scenario = None
     if args.sim:

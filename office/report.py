@@ -36,6 +36,7 @@ from evidence.keys import load_custodian_private, load_device_pub
 from evidence.primitives import key_id, x25519_raw
 from evidence.reader import raw_public
 from office import report_html as page
+from office.progress import SILENT, Progress
 from office.report_audit import add_moments, read_rows
 from office.report_frames import thumbnails
 from office.report_model import RecordingView, Verdict, recording_view
@@ -222,7 +223,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def report_tree(root: Path, device_pubs: list[Path], custodian_key: Path | None,
-                out_dir: Path) -> ReportRun:
+                out_dir: Path, progress: Progress = SILENT) -> ReportRun:
     """Write one page and one JSON file per data directory under ``root``."""
     root, out_dir = Path(root), Path(out_dir)
     if not root.is_dir():
@@ -237,8 +238,13 @@ def report_tree(root: Path, device_pubs: list[Path], custodian_key: Path | None,
     except OSError as exc:
         raise EvidenceInputError(f"cannot write {out_dir}: {exc.strerror or exc}; choose "
                                  "another --out") from None
-    for data_dir in data_dirs(root):
-        d, html, doc = build(data_dir, list(device_pubs), custodian, custodian_key)
+    dirs = data_dirs(root)
+    for n, data_dir in enumerate(dirs, start=1):
+        progress(f"report {n}/{len(dirs)}: verifying and drawing {data_dir}")
+        try:
+            d, html, doc = build(data_dir, list(device_pubs), custodian, custodian_key)
+        finally:
+            progress.done()
         stem = (data_dir.resolve().name or "evidence") + "-report"
         d.html, d.json = out_dir / f"{stem}.html", out_dir / f"{stem}.json"
         try:

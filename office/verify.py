@@ -193,7 +193,8 @@ def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
     for path in paths:
         device_id, key = load_device_pub(Path(path))
         if device_id in pins and raw_public(pins[device_id]) != raw_public(key):
-            raise KeyFileError(f"{path}: a second, different key for device {device_id!r}")
+            raise KeyFileError(f"{path}: a second, different key for device "
+                               f"{device_id!r}; give one device.pub per device")
         pins[device_id] = key
     return pins
 
@@ -201,25 +202,40 @@ def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
 def find_recordings(root: Path) -> tuple[list[Path], list[Path]]:
     """Recording directories and device.pub files under ``root``."""
     recs, pubs = [], []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+    denied: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=denied.append):
         dirnames.sort()
         if DEVICE_PUB in filenames:
             pubs.append(Path(dirpath) / DEVICE_PUB)
         if MANIFEST_NAME in filenames or any(SEG_FILE.match(f) for f in filenames):
             recs.append(Path(dirpath))
+    for exc in denied:  # a folder we may not read is not "no recordings"
+        if isinstance(exc, PermissionError):
+            raise _denied(exc.filename or root)
     return recs, pubs
+
+
+def _denied(path: object) -> EvidenceInputError:
+    return EvidenceInputError(f"{path}: permission denied: run as root or the bodycam user")
 
 
 def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
     """Check every recording under ``root``; pinned keys come from ``device_pubs``."""
     root = Path(root)
+    try:
+        os.stat(root)
+    except PermissionError:  # a folder above it may not be entered
+        raise _denied(root) from None
+    except OSError:
+        pass
     if not root.is_dir():
-        raise EvidenceInputError(f"{root}: no such directory (give the offloaded data "
-                                 "directory of a device)")
+        raise EvidenceInputError(f"{root}: no such directory; give the offloaded data "
+                                 "directory of a device")
     pins = _load_pins(list(device_pubs))
     rec_dirs, pub_files = find_recordings(root)
     if not rec_dirs and not (root / AUDIT_LOG).is_file():  # a log alone is still checked
-        raise EvidenceInputError(f"{root}: no bodycam recordings found (expected "
+        raise EvidenceInputError(f"{root}: no bodycam recordings found; give the "
+                                 "offloaded data directory of a device (it holds "
                                  "recordings/<id>/seg-*.bcs and manifest.bcm)")
     report = VerifyReport(root)
     if not rec_dirs:
@@ -255,6 +271,8 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
     report.recordings = [RecordingResult(r) for r in sorted(
         checks, key=lambda r: (r.device_id, r.recording_seq or 0, r.rel))]
     if (root / AUDIT_LOG).is_file():
+        if not os.access(root / AUDIT_LOG, os.R_OK):
+            raise _denied(root / AUDIT_LOG)
         # The log is the device's own: check its checkpoints with that device's key
         # (the one device the recordings name), never with another device's.
         devices = {r.device_id for r in checks if r.device_id}
