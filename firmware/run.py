@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import BodycamError, KeyFileError
+from office.progress import SILENT, Progress
 
 from . import config as configmod
 from .daemon import Daemon, cue_pins, default_audit_path
@@ -196,6 +197,7 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
         except BodycamError as e:
             log.error("SIGHUP: configuration not reloaded: %s", e.message)
 
+    progress = SILENT
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
@@ -207,11 +209,40 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
                 world.on_frame_origin(lambda origin: clock.call_at(origin + duration, daemon.shutdown))
             else:
                 clock.call_later(duration, daemon.shutdown)
+        if args.fast and world is not None and duration is not None:
+            progress = _show_progress(world, clock, duration)
         clock.run()
         daemon.shutdown()
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        progress.done()
+
+
+def _show_progress(world: Any, clock: Any, duration: float) -> Progress:
+    """On a terminal, one line with the scenario time, updated every virtual second;
+    log lines clear it first so they stay readable."""
+    progress = Progress.on_terminal()
+    if not progress.active:
+        return progress
+
+    def clear_first(_record: logging.LogRecord) -> bool:
+        progress.done()
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(clear_first)
+
+    def start(origin: float) -> None:
+        def show() -> None:
+            t = clock.monotonic() - origin
+            progress(f"scenario {t:.0f} of {duration:.0f} s")
+            if t + 1.0 < duration:
+                clock.call_later(1.0, show)
+        show()
+
+    world.on_frame_origin(start)
+    return progress
 
 
 def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dict[str, Any]:

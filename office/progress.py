@@ -28,6 +28,11 @@ class Progress:
             tty = False
         return cls(stream if tty else None)
 
+    @property
+    def active(self) -> bool:
+        """Whether anything is shown (a terminal)."""
+        return self._stream is not None
+
     def __call__(self, line: str) -> None:
         if self._stream is None:
             return

@@ -175,8 +175,13 @@ def test_ctrl_c_during_an_export_says_what_was_left(tree, capsys, monkeypatch) -
 
 
 def _export_stderr(tree, out: Path, *, tty: bool) -> str:
-    cmd = [sys.executable, "-m", "firmware.cli", "export", str(tree["data"]), "--custodian-key",
-           str(tree["key"]), "--device-pub", str(tree["pub"]), "--out", str(out)]
+    return _stderr(["export", str(tree["data"]), "--custodian-key", str(tree["key"]),
+                    "--device-pub", str(tree["pub"]), "--out", str(out)], tty=tty)
+
+
+def _stderr(argv: list[str], *, tty: bool) -> str:
+    """What ``bodycam argv`` writes on stderr: to a pipe, or to a terminal (a pty)."""
+    cmd = [sys.executable, "-m", "firmware.cli", *argv]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not tty:
         return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -204,3 +209,11 @@ def test_progress_is_one_updating_line_on_a_terminal_and_silent_otherwise(tree) 
     assert "\rexporting 1/2: " in shown and "\rexporting 2/2: " in shown
     assert "\n" not in shown.replace("\r\n", "\n").strip("\n"), "one line, updated in place"
     assert _export_stderr(tree, tree["tmp"] / "pipe", tty=False) == ""
+
+
+def test_a_fast_scenario_shows_its_time_on_a_terminal_only(tmp_path) -> None:
+    (tmp_path / "s.toml").write_text("duration = 4.0\n")
+    argv = ["run", "--sim", "--fast", "--scenario", str(tmp_path / "s.toml"), "--data-dir"]
+    shown = _stderr([*argv, str(tmp_path / "a")], tty=True)
+    assert "\rscenario 1 of 4 s" in shown and "\rscenario 3 of 4 s" in shown
+    assert "scenario 1 of 4 s" not in _stderr([*argv, str(tmp_path / "b")], tty=False)
