@@ -91,8 +91,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "enabled": Key(bool, True, "Drive the front panel; false: no panel is opened."),
         "kind": Key(str, "ili9341", "Panel controller: ILI9341 (2.8\", 320x240) or ST7789 (240x240).",
                     choices=("ili9341", "st7789")),
-        "width": Key(int, 0, "Panel width at rotation 0; 0 = the controller's usual size.", 0, 320),
-        "height": Key(int, 0, "Panel height at rotation 0; 0 = the controller's usual size.", 0, 320),
+        "width": Key(int, 0, "Panel width at rotation 0: 0 = the controller's usual size (ILI9341 "
+                     "320, ST7789 240), else 128 to 320, set together with height.", 0, 320),
+        "height": Key(int, 0, "Panel height at rotation 0: 0 = the controller's usual size "
+                      "(ILI9341 240, ST7789 240), else 128 to 320, set together with width.", 0, 320),
         "rotation": Key(int, 0, "Rotation in 90-degree clockwise steps.", 0, 3),
         "spi_port": Key(int, 0, "SPI bus (/dev/spidev<port>.<device>).", 0, 6),
         "spi_device": Key(int, 0, "SPI chip select.", 0, 2),
@@ -161,7 +163,7 @@ def _check(section: str, name: str, key: Key, value: Any) -> tuple[Any, str | No
     if key.choices is not None and value not in key.choices:
         return None, f"{value!r} is not one of {', '.join(key.choices)}"
     if key.min is not None and key.max is not None and not key.min <= value <= key.max:
-        return None, f"{value!r} is out of range {key.min:g} to {key.max:g}"
+        return None, f"{value!r} is out of range {_num(key.min)} to {_num(key.max)}"
     return (float(value) if float in types else value), None
 
 
@@ -254,6 +256,13 @@ def load(path: Path | str, base: dict[str, dict[str, Any]] | None = None) -> dic
     return parse(text, str(path), base)
 
 
+def _num(value: float) -> str:
+    """A range bound as people write it: 25000000, not 2.5e+07; 0.5 stays 0.5."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:g}"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -270,7 +279,7 @@ def markdown_table() -> str:
             if key.choices:
                 allowed = ", ".join(f"`{c}`" for c in key.choices)
             elif key.min is not None:
-                allowed = f"{key.min:g} to {key.max:g}"
+                allowed = f"{_num(key.min)} to {_num(key.max)}"
             else:
                 allowed = _type_name(key.type)
             rows.append(f"| `{section}.{name}` | `{_fmt(key.default)}` | {allowed} | {key.doc} |")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -80,8 +82,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.duration is not None and args.duration <= 0:
         raise BodycamError(f"--duration {args.duration:g}: not positive; give a positive "
                            "number of seconds")
-    if args.display_out is not None and args.display_out.exists() and not args.display_out.is_dir():
-        raise BodycamError(f"--display-out {args.display_out}: is a file; give a folder")
+    if args.display_out is not None:
+        _check_display_out(args.display_out)
     conf = load_config(args)
     scenario = None
     if args.sim:
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         store, audit, problem = _open_evidence(conf, clock)
         stack.callback(audit.close)
         if sim_panel is not None:
-            stack.callback(_save_panel, sim_panel, args.display_out)
+            stack.callback(_save_panel, sim_panel, args.display_out, world)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
         _run_daemon(daemon, clock, world, scenario, duration, args)
     summary = _summary(daemon, conf, clock)
@@ -125,6 +127,44 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     return summary
 
 
+_REC_NAME = re.compile(r"^[0-9]{6}-([0-9]{8}T[0-9]{6}Z)-")
+
+
+def resume_utc(data_dir: Path) -> float:
+    """Where a simulated restart's wall clock starts: a whole second after the last time
+    the data directory recorded (audit entries, recording names), so two recordings
+    never share a start time; the fixed start of the hw_sim clock on a fresh one."""
+    from hw_sim.clock import DEFAULT_START_UTC
+
+    last = DEFAULT_START_UTC - 1.0
+    stamps: list[str] = []
+    try:
+        with open(data_dir / "audit.log", "rb") as f:
+            for line in f:
+                m = _AUDIT_UTC.search(line)
+                if m:
+                    stamps.append(m.group(1).decode())
+    except OSError:
+        pass
+    try:
+        stamps += [m.group(1) for p in (data_dir / "recordings").iterdir()
+                   if (m := _REC_NAME.match(p.name))]
+    except OSError:
+        pass
+    for stamp in stamps:
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%dT%H%M%SZ"):
+            try:
+                t = datetime.strptime(stamp, fmt).replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                continue
+            last = max(last, t)
+            break
+    return max(DEFAULT_START_UTC, math.floor(last) + 1.0)
+
+
+_AUDIT_UTC = re.compile(rb'"utc":"([0-9T:.\-]+Z)"')
+
+
 @contextmanager
 def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[Any]:
     """The simulated hardware under the drivers (hw_sim.install), storage faults under
@@ -136,7 +176,7 @@ def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[An
 
     cam = conf["camera"]
     world = World(
-        VirtualClock(fast=fast),
+        VirtualClock(fast=fast, start_utc=resume_utc(Path(conf["storage"]["data_dir"]))),
         camera=CameraSpec(
             size=(cam["width"], cam["height"]),
             fps=cam["fps"],
@@ -160,9 +200,27 @@ def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[An
         fake_spidev.reset()  # the simulated panel goes with the world
 
 
-def _save_panel(sim_panel: Any, out: Path) -> None:
+def _save_panel(sim_panel: Any, out: Path, world: Any) -> None:
+    from hw_sim.contact_sheet import SHEET, contact_sheet
+
     sim_panel.save(out)
-    log.info("front panel frames written to %s", out)
+    origin = world.frame_origin if world.frame_origin is not None else 0.0
+    contact_sheet(list(sim_panel.frames), origin, out / SHEET)
+    log.info("front panel frames written to %s (every frame with its time: %s)", out, SHEET)
+
+
+#: What ``--display-out`` writes; a folder already holding any of it is refused, so
+#: frames of two runs never mix.
+_PANEL_FILES = ("frame_*.png", "last.png", "display.gif", "contact_sheet.png")
+
+
+def _check_display_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BodycamError(f"--display-out {out}: is a file; give a folder")
+    earlier = sorted(p for pattern in _PANEL_FILES for p in out.glob(pattern)) if out.is_dir() else []
+    if earlier:
+        raise BodycamError(f"--display-out {out}: holds frames of an earlier run "
+                           f"({earlier[0].name}); choose an empty folder or remove them")
 
 
 def _attach_sim_panel(conf: dict[str, dict[str, Any]], world: Any) -> Any:
