@@ -152,20 +152,23 @@ def add_moments(view: RecordingView, rows: Iterable[AuditRow]) -> None:
     view.moments.append(Moment(Mark.PRESS, press_s, "press: recording started",
                                pts_us=press_pts if isinstance(press_pts, int) else None,
                                source=AUDIT_SOURCE))
-    stopped = False
+    stopped: dict[str, Any] | None = None
     for doc in entries[start + 1:]:
         event = doc["event"]
         if event in ("boot", "recovery"):
             break
         if event in ("recording_stopped", "recording_unclosed") and \
                 doc.get("recording") == view.recording_id:
-            stopped = event == "recording_stopped"
+            stopped = doc if event == "recording_stopped" else None
             break
         moment = _moment(view, doc, at(doc))
         if moment is not None:
             view.moments.append(moment)
     end = view.duration_s
-    if stopped:
+    if stopped is not None:
+        # The stop itself, which is later than the last frame when footage held in RAM
+        # was dropped on a full card.
+        end = max(end, at(stopped))
         why = next((d.get("why") for d in reversed(entries[start:]) if d["event"] == "state"
                     and d.get("new") == "stopping"), None)
         label = f"stop ({why})" if why else "stop"

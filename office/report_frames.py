@@ -56,8 +56,8 @@ def wanted_frames(view: RecordingView) -> list[Wanted]:
             out.append(Wanted(f"bookmark at {m.start_s:.1f} s", m.pts_us, Side.AT))
         elif m.kind in (Mark.GAP, Mark.DROPPED) and m.end_s is not None:
             begin = t0 + round(m.start_s * 1e6)
-            out.append(Wanted(f"before the {m.kind.value} at {m.start_s:.1f} s", begin,
-                              Side.BEFORE))
+            what = "the gap" if m.kind is Mark.GAP else "the footage dropped on the full card"
+            out.append(Wanted(f"before {what} at {m.start_s:.1f} s", begin, Side.BEFORE))
             if m.kind is Mark.GAP:
                 out.append(Wanted(f"after the gap, at {m.end_s:.1f} s",
                                   t0 + round(m.end_s * 1e6), Side.AFTER))

@@ -32,7 +32,9 @@ table {{ border-collapse: collapse; width: 100%; margin: 6px 0; }}
 th, td {{ text-align: left; vertical-align: top; padding: 3px 8px; border-bottom: 1px solid #ddd; }}
 th {{ background: #f3f4f6; }}
 table.facts th {{ width: 11em; background: none; }}
-.verdict {{ color: #fff; padding: 6px 10px; border-radius: 4px; font-weight: 600; }}
+.verdict {{ display: inline-block; color: #fff; padding: 6px 10px; border-radius: 4px;
+            font-weight: 600; }}
+.warn {{ color: #92400e; }}
 .legend span {{ display: inline-block; margin-right: 14px; font-size: 13px; }}
 .legend i {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px;
              vertical-align: -1px; }}
@@ -107,8 +109,9 @@ def recording_html(v: RecordingView) -> str:
              '<table class="facts">' + "".join(f"<tr><th>{k}</th><td>{val}</td></tr>"
                                                for k, val in facts) + "</table>"]
     if v.details:
+        cls = "bad" if v.verdict is Verdict.PROBLEM else "warn"
         parts.append("<h3>What verification found</h3><ul>" + "".join(
-            f'<li class="bad">{_e(d)}</li>' for d in v.details) + "</ul>")
+            f'<li class="{cls}">{_e(d)}</li>' for d in v.details) + "</ul>")
     if v.notes:
         parts.append('<ul class="small">' + "".join(f"<li>{_e(n)}</li>" for n in v.notes)
                      + "</ul>")

@@ -50,6 +50,14 @@ def test_footage_dropped_at_a_stop_on_a_full_card_is_listed_with_its_seconds(
     assert side_gap["seconds"] == gap["seconds"]
     # The card is still full: the close fitted into the reserve, storage did not recover.
     assert "storage_recovered" not in [e["event"] for e in _audit_events(tmp_path / "data")]
+    # The report draws it after the last frame kept, up to the stop at the hold.
+    assert main(["report", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--out",
+                 str(tmp_path / "report")]) == 0
+    doc = json.loads((tmp_path / "report" / "data-report.json").read_text())
+    moments = {m["kind"]: m for m in doc["recordings"][0]["moments"]}
+    assert abs(moments["dropped"]["end_s"] - moments["dropped"]["start_s"] - gap["seconds"]) < 0.01
+    assert abs(moments["stop"]["start_s"] - moments["dropped"]["end_s"]) < 0.2
+    assert 20.0 + 3.0 < moments["stop"]["start_s"] < 20.0 + 3.7, "the 3 s hold from 20 s"
 
 
 def test_presses_refused_on_a_full_card_reach_the_audit_log(tmp_path, keys, capsys) -> None:  # noqa: F811
@@ -65,6 +73,10 @@ def test_presses_refused_on_a_full_card_reach_the_audit_log(tmp_path, keys, caps
     assert report["exit_code"] == 0 and report["recordings"] == []
     assert report["audit_log"]["ok"] and report["audit_log"]["checkpoints"] == 1
     assert any("no recordings" in n for n in report["notes"])
+    assert main(["report", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--out",
+                 str(tmp_path / "report")]) == 0
+    html = (tmp_path / "report" / "data-report.html").read_text()
+    assert html.count("recording refused: storage full") == 2
 
 
 def test_storage_recovered_is_logged_when_the_card_has_room_again(tmp_path, keys, capsys) -> None:  # noqa: F811
