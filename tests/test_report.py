@@ -107,6 +107,9 @@ def test_the_page_names_every_recording_bookmark_and_gap(made) -> None:
     assert [r["recording_id"] for r in doc["recordings"]] == [
         r.check.recording_id for r in results]
     assert doc["verdict"] == "intact" and doc["audit_log"]["ok"] is True
+    # Self-contained: nothing to run, nothing fetched from anywhere.
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", html), "only data: and #anchors"
 
 
 def _thumbs(section: str) -> list[tuple[str, np.ndarray]]:
@@ -200,3 +203,18 @@ def test_another_custodians_key_is_exit_2(made, tmp_path, capsys) -> None:
                  "--custodian-key", str(tmp_path / "other" / "custodian.key"), "--out",
                  str(tmp_path / "out")])
     assert code == 2 and "wrong custodian key" in capsys.readouterr().err
+
+
+def test_the_page_prints_to_pdf(made, tmp_path) -> None:
+    chromium = _chromium_or_fail()
+    pdf = tmp_path / "report.pdf"
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--no-pdf-header-footer",
+         f"--print-to-pdf={pdf}", made["html"].as_uri()],
+        check=True, capture_output=True, timeout=120)
+    data = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    # A real PDF of several pages (the summary, two recordings, the audit log).
+    assert data.startswith(b"%PDF") and pages >= 3, pages
