@@ -7,7 +7,6 @@ import base64
 import contextlib
 import io
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -21,9 +20,9 @@ from hw_sim.frametag import read_tag
 from office.report_html import THUMB_BORDER
 from office.report_svg import COLOURS
 from office.verify import verify_tree
+from tests.tools import require
 
 FPS = 30
-CHROMIUM = "/usr/bin/chromium"
 
 # Two recordings: the first with a bookmark and a camera stall (a real gap), the second
 # with a bookmark and no gap.
@@ -137,11 +136,7 @@ def test_thumbnails_show_the_frames_they_name(made) -> None:
 
 
 def _chromium_or_fail() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    return require("chromium", "chromium")
 
 
 def _boxes(rgb: np.ndarray, colour: tuple[int, int, int], side: int = 40) -> list[tuple]:
