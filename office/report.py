@@ -165,14 +165,16 @@ def _summary(report: VerifyReport, views: list[RecordingView]) -> tuple[str, Ver
 
 
 def build(root: Path, pubs: list[Path], custodian: X25519PrivateKey | None,
-          custodian_path: Path | None) -> tuple[DirReport, str, dict[str, Any]]:
+          custodian_path: Path | None,
+          progress: Progress = SILENT) -> tuple[DirReport, str, dict[str, Any]]:
     """Verify one data directory and lay out its page and JSON."""
     report = verify_tree(root, pubs)
     if custodian is not None and custodian_path is not None:
         _check_custodian(report, custodian, custodian_path)
     rows = read_rows(root / AUDIT_LOG)
     d = DirReport(root, report, [])
-    for result in report.recordings:
+    for n, result in enumerate(report.recordings, start=1):
+        progress(f"report on {root}: recording {n}/{len(report.recordings)}")
         view = recording_view(result)
         add_moments(view, rows)
         if custodian is not None:
@@ -240,9 +242,9 @@ def report_tree(root: Path, device_pubs: list[Path], custodian_key: Path | None,
                                  "another --out") from None
     dirs = data_dirs(root)
     for n, data_dir in enumerate(dirs, start=1):
-        progress(f"report {n}/{len(dirs)}: verifying and drawing {data_dir}")
+        progress(f"report on {data_dir} ({n}/{len(dirs)}): verifying")
         try:
-            d, html, doc = build(data_dir, list(device_pubs), custodian, custodian_key)
+            d, html, doc = build(data_dir, list(device_pubs), custodian, custodian_key, progress)
         finally:
             progress.done()
         stem = (data_dir.resolve().name or "evidence") + "-report"

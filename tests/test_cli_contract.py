@@ -217,3 +217,11 @@ def test_a_fast_scenario_shows_its_time_on_a_terminal_only(tmp_path) -> None:
     shown = _stderr([*argv, str(tmp_path / "a")], tty=True)
     assert "\rscenario 1 of 4 s" in shown and "\rscenario 3 of 4 s" in shown
     assert "scenario 1 of 4 s" not in _stderr([*argv, str(tmp_path / "b")], tty=False)
+
+
+def test_report_shows_progress_on_a_terminal_only(tree) -> None:
+    argv = ["report", str(tree["data"]), "--device-pub", str(tree["pub"]), "--custodian-key",
+            str(tree["key"]), "--out"]
+    shown = _stderr([*argv, str(tree["tmp"] / "a")], tty=True)
+    assert "\rreport on " in shown and "recording 2/2" in shown
+    assert _stderr([*argv, str(tree["tmp"] / "b")], tty=False) == ""
