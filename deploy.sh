@@ -31,6 +31,7 @@ ROOT=""
 HOST=""
 DRY=0
 ROLLBACK=0
+INIT_STAGING=0
 DEVICE_ID=""
 CUSTODIAN_PUB=""
 STEP="arguments"
@@ -43,6 +44,7 @@ usage() {
     cat <<'EOF'
 usage: deploy.sh [--host USER@DEVICE] [--root DIR] [--dry-run]
                  [--device-id ID --custodian-pub FILE] [--rollback]
+       deploy.sh --root DIR --init-staging
 
 Install (or update) the bodycam firmware on Raspberry Pi OS bookworm/trixie, 64-bit.
 
@@ -52,6 +54,8 @@ Install (or update) the bodycam firmware on Raspberry Pi OS bookworm/trixie, 64-
   --device-id ID       provision: create the device identity (bodycam keys device) ...
   --custodian-pub FILE ... sealed to this custodian PUBLIC key (never the private key)
   --rollback           switch back to the previous release and restart the service
+  --init-staging       with --root: create the files a staging tree needs (os-release,
+                       passwd, group, device-tree model, boot config) where missing, then stop
   -h, --help           this text
 
 See docs/DEPLOY.md.
@@ -150,6 +154,7 @@ parse_args() {
                 ;;
             --dry-run) DRY=1; shift ;;
             --rollback) ROLLBACK=1; shift ;;
+            --init-staging) INIT_STAGING=1; shift ;;
             -h | --help) usage; exit 0 ;;
             *) usage_error "unknown argument '$1'" ;;
         esac
@@ -170,8 +175,12 @@ parse_args() {
         check_custodian_pub "$CUSTODIAN_PUB"
         CUSTODIAN_PUB=$(cd "$(dirname "$CUSTODIAN_PUB")" && pwd)/$(basename "$CUSTODIAN_PUB")
     fi
+    if ((INIT_STAGING)) && [[ -z $ROOT || -n $HOST || -n $DEVICE_ID ]] || ((INIT_STAGING && (ROLLBACK || DRY))); then
+        usage_error "--init-staging goes with --root DIR alone; run it first, then deploy.sh --root DIR"
+    fi
     if [[ -n $ROOT ]]; then
-        [[ -d $ROOT ]] || usage_error "--root $ROOT: no such directory"
+        if ((INIT_STAGING)); then mkdir -p "$ROOT"; fi
+        [[ -d $ROOT ]] || usage_error "--root $ROOT: no such directory; create it, or make a staging tree with --root $ROOT --init-staging"
         ROOT=$(cd "$ROOT" && pwd)
         [[ $ROOT != / ]] || ROOT=""
     fi
@@ -702,8 +711,35 @@ summary() {
     fi
 }
 
+# The files deploy.sh reads from a --root tree (docs/DEPLOY.md), made where missing: a
+# Raspberry Pi 5 on Raspberry Pi OS bookworm with the groups the service user joins.
+init_staging() {
+    local file
+    stage_file() {
+        file=$ROOT/$1
+        if [[ -e $file ]]; then
+            echo "   kept: $file"
+            return
+        fi
+        mkdir -p "$(dirname "$file")"
+        printf '%b' "$2" >"$file"
+        echo "   made: $file"
+    }
+    echo "staging tree in $ROOT"
+    stage_file etc/os-release 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
+    stage_file etc/passwd 'root:x:0:0:root:/root:/bin/bash\n'
+    stage_file etc/group 'root:x:0:\nvideo:x:44:\ngpio:x:993:\nspi:x:994:\n'
+    stage_file proc/device-tree/model 'Raspberry Pi 5 Model B Rev 1.0\0'
+    stage_file boot/firmware/config.txt '# staging copy of the boot configuration\n'
+    echo "now: deploy.sh --root $ROOT [--dry-run]"
+}
+
 main() {
     parse_args "$@"
+    if ((INIT_STAGING)); then
+        init_staging
+        return
+    fi
     if [[ -n $HOST ]]; then
         remote_deploy
         return

@@ -38,6 +38,7 @@ from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats, RecordingWriter
 
+from .audit_room import RoomForAudit
 from .cues import Cues
 from .front_display import FrontDisplay
 from .gestures import GestureRecognizer
@@ -57,6 +58,9 @@ STORAGE_CHECK_S = 5.0
 #: Retrying failed storage: first after this long, doubling up to the maximum.
 RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+#: The manifest's gap reason for footage held in RAM that did not fit at a stop on a
+#: full card (office/report_model.py knows it by its start).
+DROPPED_REASON = "held in RAM, dropped: the card was full at the stop"
 
 
 @dataclass
@@ -120,6 +124,7 @@ class Daemon:
         self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
         self._recording_since: float | None = None
         self.storage = Storage(Path(conf["storage"]["data_dir"]), conf["storage"]["reserve_mib"] << 20)
+        self.audit = RoomForAudit(audit, self.storage.release_reserve)
         self._suspended = False  # a recording waits in RAM for storage to come back
         self._pending_trigger: float | None = None  # a press storage could not serve yet
         self._retry: Timer | None = None
@@ -437,7 +442,10 @@ class Daemon:
         preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
         self._cue("recording_started")
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
-        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
+        # Sensor times of the press and of now let a report place later entries on the
+        # recording's timeline.
+        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3),
+                    press_pts_us=trigger_us, now_pts_us=self._sensor_us(self.clock.monotonic()))
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
@@ -634,7 +642,12 @@ class Daemon:
                 log.error("storage full: the last %.1f s held in RAM do not fit; the recording "
                           "is closed without them", lost_s)
                 self._audit("held_footage_dropped", seconds=round(lost_s, 3),
-                            from_pts_us=held[keep].pts_us)
+                            from_pts_us=held[keep].pts_us, recording=writer.recording_id)
+                # The signed manifest names it too, as a gap from the last frame kept.
+                frame_us = round(1e6 / self.conf["camera"]["fps"])
+                last_kept = held[keep - 1].pts_us if keep else writer.stats.durable_pts_us
+                writer.add_gap(last_kept if last_kept is not None else held[keep].pts_us,
+                               held[-1].pts_us + frame_us, DROPPED_REASON)
                 held = held[:keep]
         try:
             writer.write_preroll(held)
@@ -661,7 +674,8 @@ class Daemon:
             if room:
                 self._alert("storage_full", False)
             self._alert("storage_error", False)
-            self._audit("storage_recovered")
+            if room:  # a close that fitted into the reserve's room is not a recovery
+                self._audit("storage_recovered")
 
     def _check_clock(self, now: float) -> None:
         """Notice a wall-clock step (NTP, RTC, hand-set): log it and the clock source.

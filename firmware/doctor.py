@@ -616,7 +616,8 @@ def diagnose(args: argparse.Namespace) -> Report:
 
     sim, fault = bool(args.sim), getattr(args, "fault", None)
     if fault is not None and not sim:
-        raise BodycamError("a fault can only be injected with --sim")
+        raise BodycamError("a fault can only be injected with --sim; add --sim to test the "
+                           "simulated device")
     if fault is not None and fault not in FAULTS:
         raise BodycamError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
     args = _effective_args(args)

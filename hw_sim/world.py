@@ -36,7 +36,8 @@ BOUNCE_PAIRS = (2, 4)
 BOUNCE_GAP = (0.0001, 0.0008)
 
 #: Faults the world knows; scenario actions with the same names inject them.
-FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_readonly", "io_error", "power_cut")
+FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_free", "storage_readonly",
+          "io_error", "power_cut")
 
 
 @dataclass(frozen=True)

@@ -532,3 +532,27 @@ def test_shellcheck_clean() -> None:
     shellcheck = require("shellcheck", "shellcheck")
     result = subprocess.run([shellcheck, str(DEPLOY)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_init_staging_makes_the_tree_a_root_install_reads(tmp_path: Path) -> None:
+    """docs/DEPLOY.md lists what a --root tree needs; --init-staging makes exactly that."""
+    root = tmp_path / "staging"
+    missing = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--dry-run"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "--init-staging" in missing.stderr
+    made = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--init-staging"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    documented = (REPO / "docs" / "DEPLOY.md").read_text()
+    assert files and all(f"`DIR/{f}`" in documented for f in files), files
+    dry = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--dry-run"],
+                         capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert "changes that would be made" in dry.stdout
+    # A second --init-staging keeps what is there.
+    (root / "etc/group").write_text("root:x:0:\nvideo:x:44:pi\ngpio:x:993:pi\nspi:x:994:\n")
+    again = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--init-staging"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "kept: " in again.stdout
+    assert "pi" in (root / "etc/group").read_text()
