@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 		{ echo "cannot create a virtual environment: on Debian run 'sudo apt install python3-venv'"; exit 2; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tpm]'
 	@touch $@
 
 # Provision a simulated device once (custodian keys, device identity), then run

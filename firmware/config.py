@@ -119,6 +119,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "identity": {
         "dir": Key(str, "/etc/bodycam/identity", "Device identity directory (bodycam keys device)."),
+        "tpm_tcti": Key(str, "", "TPM of a --key-store tpm identity, as a TCTI string (e.g. "
+                        "device:/dev/tpmrm0); empty: the BODYCAM_TPM_TCTI environment variable."),
     },
 }
 

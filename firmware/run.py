@@ -55,16 +55,19 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
         raise BodycamError(f"{data_dir}: cannot create the data directory ({e.strerror})") from None
     identity, problem = None, None
     try:
-        identity = keys.load_identity(Path(conf["identity"]["dir"]))
+        identity = keys.load_identity(Path(conf["identity"]["dir"]),
+                                      conf["identity"].get("tpm_tcti") or None)
     except KeyFileError as e:
         problem = f"no usable device identity, recording disabled: {e.message}"
-    audit = AuditLog(default_audit_path(data_dir), identity.signing_key if identity else None,
-                     clock=clock)
-    for note in audit.notes:
-        log.warning("audit log: %s", note)
     store = None
     if identity is not None:
-        store = EvidenceStore(data_dir, identity)
+        store = EvidenceStore(data_dir, identity, audit_clock=clock)
+        audit = store.audit  # one writer for the file: the store signs its checkpoints
+    else:
+        audit = AuditLog(default_audit_path(data_dir), None, clock=clock)
+    for note in audit.notes:
+        log.warning("audit log: %s", note)
+    if store is not None:
         for line in store.recover():
             log.warning("recovery: %s", line)
             audit.append("recovery", detail=line)

@@ -18,28 +18,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from evidence.auditlog import AuditReport, verify_audit_log
 from evidence.check import (
     INTACT,
     SEG_FILE,
+    Problem,
     RecordingCheck,
     check_chain,
     check_recording,
     peek_json,
 )
+from evidence.continuity import Receipt, check_continuity, load_receipt, make_receipt
 from evidence.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTEGRITY,
     EXIT_OK,
+    EXIT_UNPINNED,
     EvidenceInputError,
     KeyFileError,
 )
 from evidence.keys import DEVICE_PUB, load_device_pub
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
-from evidence.reader import TRUNCATED, raw_public
+from evidence.reader import TRUNCATED, embedded_key
+from evidence.signer import PublicKey
 
 PINNED = "pinned (--device-pub)"
 TREE_PUB = "device.pub found in the tree: identity NOT independently pinned"
@@ -118,13 +120,20 @@ class VerifyReport:
     recordings: list[RecordingResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     audit: AuditReport | None = None  # the device's audit log, if the tree has one
+    tree_problems: list[Problem] = field(default_factory=list)  # across recordings and log
+    pinned: bool = True
+    receipt: Receipt | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 all intact, 1 integrity problem, 3 incomplete but untampered."""
+        """0 all intact, 1 integrity problem, 3 incomplete but untampered, 4 nothing
+        tampered found but the identity was not pinned."""
         statuses = {r.status for r in self.recordings}
-        if statuses - {INTACT, TRUNCATED} or (self.audit is not None and not self.audit.ok):
+        if statuses - {INTACT, TRUNCATED} or (self.audit is not None and not self.audit.ok) \
+                or any(p.kind != TRUNCATED for p in self.tree_problems):
             return EXIT_INTEGRITY
+        if not self.pinned:
+            return EXIT_UNPINNED
         if TRUNCATED in statuses:
             return EXIT_INCOMPLETE
         return EXIT_OK
@@ -144,7 +153,9 @@ class VerifyReport:
             "problems": self.audit.problems, "notes": self.audit.notes}
         return {"root": str(self.root), "exit_code": self.exit_code, "counts": self.counts(),
                 "notes": self.notes, "recordings": [r.as_dict() for r in self.recordings],
-                "audit_log": audit}
+                "audit_log": audit, "identity_established": self.pinned,
+                "continuity": [{"kind": p.kind, "file": p.file, "place": p.place,
+                                "message": p.message} for p in self.tree_problems]}
 
     def to_json(self) -> str:
         """The report as JSON text (``--json``)."""
@@ -167,9 +178,11 @@ class VerifyReport:
                          f"checkpoint(s) verified, {a.unsigned_tail} entries after the last")
             lines += [f"    {AUDIT_LOG}: {p}" for p in a.problems]
             lines += [f"    note: {n}" for n in a.notes]
+        lines += [f"continuity: {p.text()}" for p in self.tree_problems]
         summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         verdict = {EXIT_OK: "all intact", EXIT_INCOMPLETE: "incomplete but untampered",
-                   EXIT_INTEGRITY: "INTEGRITY PROBLEM"}[self.exit_code]
+                   EXIT_INTEGRITY: "INTEGRITY PROBLEM",
+                   EXIT_UNPINNED: "identity not established (pass --device-pub)"}[self.exit_code]
         lines.append(f"{len(self.recordings)} recording(s): {summary} -> {verdict} "
                      f"(exit {self.exit_code})")
         return lines
@@ -179,11 +192,11 @@ class VerifyReport:
 AUDIT_LOG = "audit.log"
 
 
-def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
-    pins: dict[str, Ed25519PublicKey] = {}
+def _load_pins(paths: list[Path]) -> dict[str, PublicKey]:
+    pins: dict[str, PublicKey] = {}
     for path in paths:
         device_id, key = load_device_pub(Path(path))
-        if device_id in pins and raw_public(pins[device_id]) != raw_public(key):
+        if device_id in pins and pins[device_id] != key:
             raise KeyFileError(f"{path}: a second, different key for device {device_id!r}")
         pins[device_id] = key
     return pins
@@ -201,19 +214,21 @@ def find_recordings(root: Path) -> tuple[list[Path], list[Path]]:
     return recs, pubs
 
 
-def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
-    """Check every recording under ``root``; pinned keys come from ``device_pubs``."""
+def verify_tree(root: Path, device_pubs: list[Path], since: Path | None = None) -> VerifyReport:
+    """Check every recording under ``root``; pinned keys come from ``device_pubs``;
+    ``since``: a receipt from an earlier verification, everything after it must be here."""
     root = Path(root)
     if not root.is_dir():
         raise EvidenceInputError(f"{root}: no such directory (give the offloaded data "
                                  "directory of a device)")
     pins = _load_pins(list(device_pubs))
+    receipt = load_receipt(since) if since is not None else None
     rec_dirs, pub_files = find_recordings(root)
     if not rec_dirs:
         raise EvidenceInputError(f"{root}: no bodycam recordings found (expected "
                                  "recordings/<id>/seg-*.bcs and manifest.bcm)")
-    report = VerifyReport(root)
-    tree_keys: dict[str, Ed25519PublicKey] = {}
+    report = VerifyReport(root, pinned=bool(pins))
+    tree_keys: dict[str, PublicKey] = {}
     if not pins:
         for path in pub_files:
             try:
@@ -249,11 +264,33 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
         keys = pins or tree_keys
         key = keys.get(next(iter(devices))) if len(devices) == 1 else None
         report.audit = verify_audit_log(root / AUDIT_LOG, key)
+    _continuity(report, checks, pins, receipt)
     return report
 
 
-def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
-                 tree_keys: dict[str, Ed25519PublicKey]) -> Ed25519PublicKey | None:
+def _continuity(report: VerifyReport, checks: list[RecordingCheck],
+                pins: dict[str, PublicKey], receipt: Receipt | None) -> None:
+    """Across the tree: the log present, counters and numbers continuous, the receipt's
+    successors all here; then the receipt for what was verified."""
+    devices = sorted({r.device_id for r in checks if r.device_id})
+    v2 = any(s.version == 2 for r in checks for s in r.scans)
+    if v2 and report.audit is None:
+        report.tree_problems.append(Problem("missing", AUDIT_LOG, "", "the device's audit log "
+                                            "is not in the tree (a data directory holds it)"))
+    if receipt is not None and devices != [receipt.device_id]:
+        report.tree_problems.append(Problem("foreign", "", "receipt", f"the receipt is for "
+                                            f"{receipt.device_id!r}, the tree holds {devices}"))
+        return
+    if len(devices) != 1:
+        return
+    audit = report.audit
+    report.tree_problems += check_continuity(checks, audit, receipt,
+                                             audit.clock_steps if audit else 0)
+    report.receipt = make_receipt(devices[0], checks, audit)
+
+
+def _resolve_key(rec: RecordingCheck, pins: dict[str, PublicKey],
+                 tree_keys: dict[str, PublicKey]) -> PublicKey | None:
     """Pick the key a recording is checked against, and say where it came from."""
     doc = peek_json(rec.dir / MANIFEST_NAME)
     if doc is None:
@@ -279,10 +316,8 @@ def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
         rec.key_source = TREE_PUB
         return tree_keys[rec.device_id]
     rec.key_source = EMBEDDED
-    try:
-        embedded = bytes.fromhex(doc["device_key"]) if doc else b""
-        key = Ed25519PublicKey.from_public_bytes(embedded)
-    except (ValueError, KeyError, TypeError):
+    key = embedded_key(doc)
+    if key is None:
         return None
-    rec.notes.append(f"checked against key {key_id(embedded)[:16]} named in the files")
+    rec.notes.append(f"checked against key {key_id(key.raw)[:16]} named in the files")
     return key

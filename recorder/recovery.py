@@ -14,11 +14,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evidence import canonical
-from evidence.canonical import CanonicalError
 from evidence.fsutil import sha256_file
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
-from evidence.reader import scan_segment
+from evidence.reader import SegmentScan, scan_segment
 
 if TYPE_CHECKING:
     from recorder.store import EvidenceStore
@@ -29,35 +27,21 @@ RECOVERY_NOTE = ("closed by recovery at boot: the recording was interrupted (pow
                  "crash); files are listed as found")
 
 
-def _events(recording_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Bookmarks and gaps from events.jsonl; flags a torn last line."""
-    from recorder.store import EVENTS
+def _events(scans: list[tuple[int, SegmentScan]]) -> tuple[list[dict[str, Any]],
+                                                            list[dict[str, Any]]]:
+    """Bookmarks and gaps as signed into the segments (never from events.jsonl)."""
     marks: list[dict[str, Any]] = []
     gaps: list[dict[str, Any]] = []
-    torn = False
-    try:
-        data = (recording_dir / EVENTS).read_bytes()
-    except OSError:
-        return marks, gaps, torn
-    for line in data.split(b"\n"):
-        if not line:
-            continue
-        try:
-            doc = canonical.decode_object(line)
-            kind = doc.pop("kind")
-        except (CanonicalError, KeyError):
-            torn = True
-            continue
-        if kind == "bookmark" and set(doc) == {"label", "pts_us", "utc_us"}:
-            marks.append(doc)
-        elif kind == "gap" and set(doc) == {"end_pts_us", "reason", "start_pts_us"}:
-            gaps.append(doc)
-    return marks, gaps, torn
+    for _, scan in scans:
+        for event in scan.events:
+            doc = {k: v for k, v in event.items() if k != "kind"}
+            (marks if event["kind"] == "bookmark" else gaps).append(doc)
+    return marks, gaps
 
 
 def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | None:
     from recorder.store import read_recording_info
-    own_key = store.identity.signing_key.public_key()
+    own_key = store.identity.public
     seg_files = sorted((int(m.group(1)), p) for p in rec_dir.iterdir()
                        if (m := _SEG_FILE.match(p.name)))
     info = read_recording_info(rec_dir)
@@ -67,34 +51,42 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
             return f"removed empty recording directory {rec_dir.name} (left by a crash)"
         return f"left {rec_dir.name} alone: no segments and no recording.json"
     scans = [(index, scan_segment(path, own_key)) for index, path in seg_files]
+    # Start values come from a signed header only: recording.json is a cache an
+    # attacker can edit. Without any verified header there is no footage to
+    # describe; the manifest then says the start is unknown.
     header = next((s.header for _, s in scans if s.header is not None), None)
-    base = info or header or {}
-    start_prev = base.get("start_prev_hash")
-    if start_prev is None and scans and scans[0][1].header is not None:
+    base = header or {"clock_source": "unsynced", "utc_start_us": 0, "start_pts_us": 0}
+    start_prev = None
+    if scans and scans[0][1].header is not None:
         start_prev = scans[0][1].header["prev_hash"]
-    marks, gaps, torn = _events(rec_dir)
+    elif info is not None and not scans:
+        start_prev = info.get("start_prev_hash")  # nothing recorded: only the link
+    marks, gaps = _events(scans)
     fields = {
         "bookmarks": marks,
-        "clock_source": str(base.get("clock_source", "unknown"))[:32],
+        "clock_source": base["clock_source"],
+        "counter": store.counter.next(),
+        "counter_kind": store.counter.kind.value,
         "device_id": store.identity.device_id,
         "device_key": store.identity.public_key_raw.hex(),
+        "device_key_alg": store.identity.public.alg.label,
         "finished_utc_us": int(round(store.now() * 1_000_000)),
         "gaps": gaps,
         "note": RECOVERY_NOTE,
-        "recording_id": rec_dir.name,
-        "recording_seq": seq,
+        "recording_id": header["recording_id"] if header else rec_dir.name,
+        "recording_seq": header["recording_seq"] if header else seq,
         "recovered": True,
         "start_prev_hash": start_prev or store.chain.head.hex(),
         "start_pts_us": int(base.get("start_pts_us", 0)),
         "utc_start_us": int(base.get("utc_start_us", 0)),
     }
     entries = [SegmentEntry.from_scan(index, scan) for index, scan in scans]
-    store.write_manifest(rec_dir, manifest_bytes(fields, entries, store.identity.signing_key))
+    store.write_manifest(rec_dir, manifest_bytes(fields, entries, store.identity.device_signer))
     cut = [e for e in entries if not e.complete]
     frames = sum(e.frames for e in entries)
     what = (f"{len(cut)} segment(s) cut ({', '.join(e.file for e in cut)})" if cut
             else "all segments complete")
-    extra = "; torn last line in events.jsonl ignored" if torn else ""
+    extra = ""
     return (f"recovered recording {rec_dir.name}: {len(entries)} segment(s), {what}, "
             f"{frames} frames verified; recovered manifest written{extra}")
 
