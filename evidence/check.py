@@ -37,7 +37,7 @@ from evidence.reader import (
     sig_len,
 )
 
-SEG_FILE = re.compile(r"^seg-([0-9]{6})\.bcs$")
+SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
 INTACT = "intact"
 #: The status of a recording is its most specific problem: the order in which
 #: kinds win when a recording has several.
@@ -153,7 +153,7 @@ def check_recording(rec: RecordingCheck, root: Path, key: AnyKey | None) -> None
             rec.add(f.kind, _rel(mpath, root), "manifest", f.message)
     mdoc = rec.manifest.doc if rec.manifest is not None else None
     files = sorted((int(m.group(1)), p) for p in rec.dir.iterdir()
-                   if (m := SEG_FILE.match(p.name)) and p.is_file())
+                   if (m := SEG_FILE.fullmatch(p.name)) and p.is_file())
     scans = [(index, scan_segment(p, key)) for index, p in files]
     rec.scans = [s for _, s in scans]
     if mdoc is not None:

@@ -81,7 +81,10 @@ def check_continuity(recs: list[RecordingCheck], audit: AuditReport | None,
     """Problems across one device's tree (recordings, log, receipt)."""
     out: list[Problem] = []
     items = _signed_items(recs, audit)
+    floor = receipt.counter if receipt is not None else 0  # before a receipt: offloaded
     for (a, what_a), (b, what_b) in zip(items, items[1:], strict=False):
+        if b <= floor:
+            continue
         if a == b:
             out.append(Problem(DUPLICATED, what_b, "counter", f"counter {b} also signs "
                                f"{what_a}: the data was rolled back (key-file counter) or copied"))
@@ -91,7 +94,7 @@ def check_continuity(recs: list[RecordingCheck], audit: AuditReport | None,
                                "removed (or lost to a failed write the log records)"))
     if receipt is not None:
         out += _since(receipt, items, recs)
-    out += _log_names(recs, audit)
+    out += _log_names(recs, audit, receipt)
     out += _numbers(recs)
     if clock_steps == 0:
         out += _utc_order(recs)
@@ -123,15 +126,20 @@ def _since(receipt: Receipt, items: list[tuple[int, str]],
     return out
 
 
-def _log_names(recs: list[RecordingCheck], audit: AuditReport | None) -> list[Problem]:
-    """The signed log names recording numbers: those from the oldest present on must be
-    there; none may be newer than the log's last checkpoint."""
+def _log_names(recs: list[RecordingCheck], audit: AuditReport | None,
+               receipt: Receipt | None) -> list[Problem]:
+    """The signed log names recording numbers: each it names (after the receipt, if
+    one is given: older ones may have been offloaded) must be there; none may be newer
+    than the log's last checkpoint."""
     if audit is None or not audit.signed:
         return []
     named = max(doc["recording_seq"] for doc in audit.signed)
     seqs = {r.recording_seq for r in recs if r.recording_seq is not None}
     out = []
-    low = min(seqs, default=named + 1)
+    low = min((doc["recording_seq"] for doc in audit.signed if doc["recording_seq"]),
+              default=named + 1)
+    if receipt is not None:
+        low = max(low, receipt.recording_seq + 1)
     for n in range(low, named + 1):
         if n not in seqs:
             out.append(Problem(MISSING, "audit.log", "checkpoint", f"recording #{n} is named "

@@ -196,6 +196,8 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
             daemon.request_reload(load_config(args))
         except BodycamError as e:
             log.error("SIGHUP: configuration not reloaded: %s", e.message)
+        except Exception as e:  # a pathological file must never end the daemon
+            log.error("SIGHUP: configuration not reloaded: %s", " ".join(str(e).split())[:200])
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)

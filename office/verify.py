@@ -37,7 +37,7 @@ from evidence.errors import (
     EvidenceInputError,
     KeyFileError,
 )
-from evidence.keys import DEVICE_PUB, load_device_pub
+from evidence.keys import DEVICE_PUB, load_device_pub, load_device_pub_full
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
 from evidence.reader import TRUNCATED, embedded_key
@@ -202,16 +202,37 @@ def _load_pins(paths: list[Path]) -> dict[str, PublicKey]:
     return pins
 
 
-def find_recordings(root: Path) -> tuple[list[Path], list[Path]]:
-    """Recording directories and device.pub files under ``root``."""
+def find_recordings(root: Path, problems: list[Problem] | None = None
+                    ) -> tuple[list[Path], list[Path]]:
+    """Recording directories and device.pub files under ``root``. A folder that cannot
+    be read, or a symbolic link to one (never followed), goes into ``problems``: what
+    cannot be looked at is never silently passed over."""
     recs, pubs = [], []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+    found = problems if problems is not None else []
+
+    def unreadable(exc: OSError) -> None:
+        found.append(Problem("malformed", _rel_to(exc.filename, root), "",
+                             f"folder cannot be read: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames.sort()
+        for name in list(dirnames):
+            if (Path(dirpath) / name).is_symlink():
+                found.append(Problem("malformed", _rel_to(Path(dirpath) / name, root), "",
+                                     "symbolic link to a folder: not followed"))
+                dirnames.remove(name)
         if DEVICE_PUB in filenames:
             pubs.append(Path(dirpath) / DEVICE_PUB)
-        if MANIFEST_NAME in filenames or any(SEG_FILE.match(f) for f in filenames):
+        if MANIFEST_NAME in filenames or any(SEG_FILE.fullmatch(f) for f in filenames):
             recs.append(Path(dirpath))
     return recs, pubs
+
+
+def _rel_to(path: Any, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except (ValueError, TypeError):
+        return str(path)
 
 
 def verify_tree(root: Path, device_pubs: list[Path], since: Path | None = None) -> VerifyReport:
@@ -222,12 +243,15 @@ def verify_tree(root: Path, device_pubs: list[Path], since: Path | None = None) 
         raise EvidenceInputError(f"{root}: no such directory (give the offloaded data "
                                  "directory of a device)")
     pins = _load_pins(list(device_pubs))
+    custodians = {pub.device_id: pub.custodian_key_id
+                  for pub in (load_device_pub_full(Path(p)) for p in device_pubs)}
     receipt = load_receipt(since) if since is not None else None
-    rec_dirs, pub_files = find_recordings(root)
-    if not rec_dirs:
+    walk_problems: list[Problem] = []
+    rec_dirs, pub_files = find_recordings(root, walk_problems)
+    if not rec_dirs and not walk_problems:
         raise EvidenceInputError(f"{root}: no bodycam recordings found (expected "
                                  "recordings/<id>/seg-*.bcs and manifest.bcm)")
-    report = VerifyReport(root, pinned=bool(pins))
+    report = VerifyReport(root, pinned=bool(pins), tree_problems=walk_problems)
     tree_keys: dict[str, PublicKey] = {}
     if not pins:
         for path in pub_files:
@@ -249,6 +273,7 @@ def verify_tree(root: Path, device_pubs: list[Path], since: Path | None = None) 
             except OSError as exc:
                 rec.add("malformed", rec.rel, "", f"cannot read the directory: "
                         f"{exc.strerror or exc}")
+            _check_custodian(rec, custodians.get(rec.device_id))
         checks.append(rec)
     by_device: dict[str, list[RecordingCheck]] = defaultdict(list)
     for rec in checks:
@@ -266,6 +291,17 @@ def verify_tree(root: Path, device_pubs: list[Path], since: Path | None = None) 
         report.audit = verify_audit_log(root / AUDIT_LOG, key)
     _continuity(report, checks, pins, receipt)
     return report
+
+
+def _check_custodian(rec: RecordingCheck, registered: str | None) -> None:
+    """Every header must be sealed to the custodian key registered with the device."""
+    if registered is None:
+        return
+    for scan in rec.scans:
+        if scan.header is not None and scan.header["custodian_key_id"] != registered:
+            rec.add("tampered", f"{rec.rel}/{scan.path.name}", "header",
+                    f"sealed to custodian key {scan.header['custodian_key_id'][:16]}, not "
+                    f"{registered[:16]} registered in device.pub (custodian.pub was replaced)")
 
 
 def _continuity(report: VerifyReport, checks: list[RecordingCheck],

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from recorder.store import EvidenceStore
 
 _REC_DIR = re.compile(r"^([0-9]{6,})-")
-_SEG_FILE = re.compile(r"^seg-([0-9]{6})\.bcs$")
+_SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
 RECOVERY_NOTE = ("closed by recovery at boot: the recording was interrupted (power loss or "
                  "crash); files are listed as found")
 
@@ -43,7 +43,7 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
     from recorder.store import read_recording_info
     own_key = store.identity.public
     seg_files = sorted((int(m.group(1)), p) for p in rec_dir.iterdir()
-                       if (m := _SEG_FILE.match(p.name)))
+                       if (m := _SEG_FILE.fullmatch(p.name)))
     info = read_recording_info(rec_dir)
     if not seg_files and info is None:
         if not any(rec_dir.iterdir()):

@@ -317,7 +317,8 @@ class EvidenceStore:
         if self.current is not None:
             self.current.finish()
         seq = self.chain.recording_seq + 1
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(0.0, utc_start)))
+        # The id's time is the first frame's UTC as the header states it, to the second.
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(0, _us(utc_start)) // 1_000_000))
         while True:
             rec_id = f"{seq:06d}-{stamp}-{self.rng(4).hex()}"
             try:

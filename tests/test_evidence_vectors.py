@@ -159,3 +159,22 @@ def test_v2_intermediates_follow_the_document() -> None:
     mdoc = json.loads(mjson)
     assert mdoc["segments"][0]["sha256"] == v["segment_hash"]
     assert mdoc["counter"] > doc["counter"]  # the counter runs along what is signed
+
+
+V2_TPM = Path(__file__).parent / "vectors" / "v2-tpm"
+
+
+def test_tpm_signed_vectors_verify_and_export_with_cryptography_alone(tmp_path: Path) -> None:
+    """ECDSA P-256 from a TPM, checked without any TPM stack."""
+    report = verify_tree(V2_TPM / "data", [V2_TPM / "device.pub"])
+    assert report.exit_code == 3
+    assert [r.status for r in report.recordings] == ["intact", "truncated"]
+    header = json.loads((V2_TPM / "device.pub").read_text())
+    assert header["key_alg"] == "ecdsa-p256-sha256" and header["key_store"] == "tpm"
+    first = report.recordings[0].check
+    assert first.segments[0].header["counter_kind"] == "tpm-nv"
+    assert first.info["bookmarks"][0]["label"] == "tpm vector bookmark"
+    from office.export import export_tree
+    out = export_tree(V2_TPM / "data", V2_TPM / "custodian-TEST-ONLY.key", tmp_path / "x",
+                      [V2_TPM / "device.pub"], False)
+    assert out.exit_code == 3 and len(list((tmp_path / "x").glob("*.mp4"))) == 2

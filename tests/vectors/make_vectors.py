@@ -243,5 +243,50 @@ def write_all_vectors(target: Path = HERE) -> None:
                                                + "\n")
 
 
+def write_tpm_vectors(target: Path, tcti: str) -> None:
+    """tests/vectors/v2-tpm: a device whose key is in the TPM ``tcti`` names (ECDSA P-256,
+    randomised signatures: not reproducible). One finished recording with a bookmark,
+    one cut and closed by recovery; the custodian key is the published test key."""
+    from evidence.keys import create_device, load_identity
+    from evidence.signer import KeyStore
+    from tests.vectors.support import chunks_for
+
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    _, custodian = keys()
+    (target / "custodian-TEST-ONLY.key").write_bytes(custodian.private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    pub = target / "custodian.pub"
+    pub.write_bytes(custodian.public_key().public_bytes(Encoding.PEM,
+                                                       PublicFormat.SubjectPublicKeyInfo))
+    ident_dir = target / "identity"
+    create_device("VECTOR-TPM-1", pub, ident_dir, KeyStore.TPM, tcti)
+    shutil.copy(ident_dir / "device.pub", target / "device.pub")
+    ident = load_identity(ident_dir, tcti)
+    data = target / "data"
+    store = EvidenceStore(data, ident)
+    store.recover()
+    rec = store.begin_recording(UTC_START, "ntp", 0)
+    seg = rec.open_segment()
+    for ch in chunks_for(0, 20):
+        seg.write_chunk(ch.data, frames=ch.frames, first_pts_us=ch.first_pts_us,
+                        last_pts_us=ch.last_pts_us)
+    rec.add_bookmark(100_000, UTC_START + 0.1, "tpm vector bookmark")
+    rec.finish()
+    rec2 = store.begin_recording(UTC_START + 60, "ntp", 2_000_000)
+    seg = rec2.open_segment()
+    for ch in chunks_for(60, 20):
+        seg.write_chunk(ch.data, frames=ch.frames, first_pts_us=ch.first_pts_us,
+                        last_pts_us=ch.last_pts_us)
+    seg.path.write_bytes(seg.path.read_bytes()[:-40])  # power cut
+    EvidenceStore(data, ident).recover()
+    shutil.rmtree(ident_dir)  # tpm.json is useless off that TPM; device.pub stays
+
+
 if __name__ == "__main__":
-    write_all_vectors(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    if len(sys.argv) > 2 and sys.argv[1] == "--tpm":  # --tpm TCTI [DIR]
+        write_tpm_vectors(Path(sys.argv[3]) if len(sys.argv) > 3 else HERE.parent / "v2-tpm",
+                          sys.argv[2])
+    else:
+        write_all_vectors(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
