@@ -172,6 +172,11 @@ class Tpm:
         self._call("increment NV counter", self._ctx.nv_increment, handle)
         return handle
 
+    def read(self, handle: Any) -> int:
+        """TPM2_NV_Read of the counter."""
+        data = self._call("read NV counter", self._ctx.nv_read, handle, 8, 0)
+        return int.from_bytes(bytes(data.buffer), "big")
+
     def increment(self, handle: Any) -> int:
         """TPM2_NV_Increment, then read: the new value."""
         with self._lock:
@@ -224,6 +229,10 @@ class TpmCounter:
     def next(self) -> int:
         """Increment in the TPM and return the new value."""
         return self._tpm.increment(self._handle)
+
+    def current(self) -> int:
+        """Read the counter without moving it."""
+        return self._tpm.read(self._handle)
 
 
 def create_tpm_key(tcti: str) -> tuple[bytes, bytes]:

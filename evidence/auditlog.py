@@ -36,6 +36,7 @@ GENESIS = "0" * 64
 RESERVED = frozenset({"seq", "utc", "mono_us", "event", "prev", "hash"})
 CHECKPOINT = "audit.checkpoint"
 TORN = "audit.torn_line"
+LOST = "counter.lost"
 _SUFFIX = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 MAX_LINE = 1 << 20
 
@@ -107,6 +108,8 @@ class AuditLog:
             signer = KeyFileSigner(signer)
         self.signer: Signer | None = signer
         self.counter = counter
+        #: Counter values taken by signed items whose write failed (FORMAT.md §10).
+        self.lost: list[int] = []
         self._time = clock.time if clock is not None else time.time
         self._mono = clock.monotonic if clock is not None else time.monotonic
         self.notes: list[str] = []
@@ -197,14 +200,22 @@ class AuditLog:
         """
         if self.signer is None:
             raise ValueError("this audit log has no signing key; it cannot checkpoint")
+        if self.lost:  # values taken by items that never reached storage: say so, signed
+            self.append(LOST, values=sorted(self.lost), why="a write failed")
+            self.lost.clear()
         counter = self.counter.next() if self.counter is not None else 0
         msg = audit_message_v2(self.seq, bytes.fromhex(self.head), counter, recording_seq,
                                bytes.fromhex(chain_head))
         sig = sign2(self.signer, msg)
-        return self.append(CHECKPOINT, alg=self.signer.alg.label, chain_head=chain_head,
-                           count=self.seq, counter=counter, head=self.head,
-                           key=key_id(self.signer.public_raw), recording_seq=recording_seq,
-                           sig=sig.hex())
+        try:
+            return self.append(CHECKPOINT, alg=self.signer.alg.label, chain_head=chain_head,
+                               count=self.seq, counter=counter, head=self.head,
+                               key=key_id(self.signer.public_raw),
+                               recording_seq=recording_seq, sig=sig.hex())
+        except OSError:
+            if counter:
+                self.lost.append(counter)
+            raise
 
     def close(self) -> None:
         """Close the file."""
@@ -232,6 +243,8 @@ class AuditReport:
     signed: list[dict[str, Any]] = field(default_factory=list)
     head: str = ""  # hash of the last verified v2 checkpoint entry
     clock_steps: int = 0
+    #: Counter values the device said it lost (a failed write, a power cut), as signed.
+    lost: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -265,6 +278,21 @@ def _stream_lines(f: Any) -> Any:
         yield line, bool(more)
 
 
+def iter_checkpoints(path: Path) -> Any:
+    """The intact checkpoint entries of a log, streamed (unverified: the device's own
+    log, read at boot to find where its counter stood)."""
+    from evidence.reader import open_regular
+    try:
+        f = open_regular(Path(path))
+    except OSError:
+        return
+    with f:
+        for line, _ in _stream_lines(f):
+            if b'"audit.checkpoint"' in line and (opened := open_line(line)) is not None:
+                if isinstance(opened[0].get("counter"), int):
+                    yield opened[0]
+
+
 def verify_audit_log(path: Path,
                      public_key: PublicKey | Ed25519PublicKey | None = None) -> AuditReport:
     """Check the chain and (with ``public_key``, the pinned device key) every checkpoint
@@ -295,6 +323,7 @@ def verify_audit_log(path: Path,
 def _verify_lines(report: AuditReport, lines: Any, public_key: PublicKey | None) -> None:
     seq, head = 0, GENESIS
     pending_torn: dict[int, str] = {}  # line number -> sha256 of the fragment
+    pending_lost: list[int] = []
     upcoming = next(lines, None)
     n = 0
     while upcoming is not None:
@@ -328,6 +357,8 @@ def _verify_lines(report: AuditReport, lines: Any, public_key: PublicKey | None)
         report.unsigned_tail += 1
         if doc["event"] == "clock_step":
             report.clock_steps += 1
+        if doc["event"] == LOST and isinstance(doc.get("values"), list):
+            pending_lost += [v for v in doc["values"][:64] if isinstance(v, int)]
         if doc["event"] == CHECKPOINT:
             if public_key is None and "counter" in doc:
                 report.signed.append(doc)  # unchecked: the verdict is "not established"
@@ -337,6 +368,8 @@ def _verify_lines(report: AuditReport, lines: Any, public_key: PublicKey | None)
                 if "counter" in doc:
                     report.signed.append(doc)
                     report.head = digest
+                    report.lost.update(pending_lost)  # now covered by a signature
+                    pending_lost = []
     for bad in sorted(pending_torn):
         report.problems.append(f"line {bad}: not an intact entry (altered or inserted)")
 

@@ -88,7 +88,8 @@ def check_continuity(recs: list[RecordingCheck], audit: AuditReport | None,
         if a == b:
             out.append(Problem(DUPLICATED, what_b, "counter", f"counter {b} also signs "
                                f"{what_a}: the data was rolled back (key-file counter) or copied"))
-        elif b > a + 1:
+        elif b > a + 1 and not (audit is not None
+                                and set(range(a + 1, b)) <= audit.lost):
             out.append(Problem(MISSING, what_b, "counter", f"counter values {a + 1}..{b - 1} "
                                f"are absent between {what_a} and here: signed items were "
                                "removed (or lost to a failed write the log records)"))

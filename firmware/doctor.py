@@ -233,7 +233,7 @@ def check_identity(identity_dir: Path, *, device: bool, tcti: str | None = None)
     from evidence import keys
     from evidence.errors import KeyFileError
     from evidence.primitives import key_id, x25519_raw
-    from evidence.signer import FILE_KEY_WARNING, KeyStore
+    from evidence.signer import FILE_KEY_WARNING, KeyStore, sign2
 
     try:
         ident = keys.load_identity(identity_dir, tcti)
@@ -246,6 +246,14 @@ def check_identity(identity_dir: Path, *, device: bool, tcti: str | None = None)
                    or _service_user_lacks(identity_dir / secret, 4))
         if problem:
             return failed("identity", problem, "run deploy.sh again (it sets root:bodycam 0640)")
+    probe = b"bodycam doctor probe"
+    try:  # the key must sign, and what it signs must verify (a TPM that answers wrongly fails)
+        ok = ident.public.verify2(sign2(ident.device_signer, probe), probe)
+    except KeyFileError as e:
+        return failed("identity", e.message, "check the TPM (BODYCAM_TPM_TCTI) and the identity")
+    if not ok:
+        return failed("identity", "the device key's signature does not verify with device.pub",
+                      "recreate the identity with 'bodycam keys device'")
     kid = key_id(x25519_raw(ident.custodian_public_key))
     where = ("key inside the TPM (ECDSA P-256, not exportable)"
              if ident.key_store is KeyStore.TPM else f"WARNING: {FILE_KEY_WARNING}")

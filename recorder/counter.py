@@ -40,6 +40,10 @@ class Counter(Protocol):
         """Increment and return the new value."""
         ...
 
+    def current(self) -> int:
+        """The value last handed out (no increment)."""
+        ...
+
 
 class FileCounter:
     """A counter kept in a file: rolls back with the card (the key-file backend's limit)."""
@@ -55,6 +59,10 @@ class FileCounter:
             self._value = 0
         except (OSError, UnicodeDecodeError):
             self._value = 0
+
+    def current(self) -> int:
+        """The value last handed out."""
+        return self._value
 
     def next(self) -> int:
         """Increment, persist (atomically), return."""

@@ -14,9 +14,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evidence.auditlog import iter_checkpoints
 from evidence.fsutil import sha256_file
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
-from evidence.reader import SegmentScan, scan_segment
+from evidence.reader import SegmentScan, scan_manifest, scan_segment
 
 if TYPE_CHECKING:
     from recorder.store import EvidenceStore
@@ -91,6 +92,37 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
             f"{frames} frames verified; recovered manifest written{extra}")
 
 
+def _newest_on_disk(store: EvidenceStore, recs: list[tuple[int, Path]]) -> int:
+    """The highest counter value in the newest recordings and the audit log's checkpoints."""
+    top = 0
+    for _, rec_dir in recs[-2:]:
+        for path in sorted(rec_dir.iterdir()):
+            if _SEG_FILE.fullmatch(path.name):
+                header = scan_segment(path, store.identity.public).header
+                top = max(top, header.get("counter", 0) if header else 0)
+        if manifest_path(rec_dir).exists():
+            doc = scan_manifest(manifest_path(rec_dir), store.identity.public).doc
+            top = max(top, doc.get("counter", 0) if doc else 0)
+    for doc in iter_checkpoints(store.audit.path):
+        top = max(top, doc.get("counter", 0))
+    return top
+
+
+def _counter_at_boot(store: EvidenceStore, recs: list[tuple[int, Path]]) -> str | None:
+    """Compare the counter with what is on the card, and say in the signed log what
+    is missing: one value is what a power cut takes (the item being written when it
+    hit); more were removed, or the card was swapped, and stay a gap to the verifier."""
+    newest, now = _newest_on_disk(store, recs), store.counter.current()
+    if now <= newest:
+        return None
+    if now == newest + 1:
+        store.audit.lost.append(now)
+        return f"counter {now} is on no item: lost to the interruption"
+    store.audit.append("counter.gap", first=newest + 1, last=now,
+                       why="signed items missing at boot: removed from the card, or lost")
+    return f"counter values {newest + 1}..{now} are on no item on the card (logged)"
+
+
 def recover_store(store: EvidenceStore) -> list[str]:
     """Recover every open recording in ``store``, oldest first; return what was done."""
     lines: list[str] = []
@@ -100,10 +132,17 @@ def recover_store(store: EvidenceStore) -> list[str]:
         if path.is_dir() and m:
             recs.append((int(m.group(1)), path))
     recs.sort()
+    note = _counter_at_boot(store, recs)
+    if note:
+        lines.append(note)
     for seq, rec_dir in recs:
         if manifest_path(rec_dir).exists():
             continue
-        line = _recover_recording(store, rec_dir, seq)
+        try:
+            line = _recover_recording(store, rec_dir, seq)
+        except OSError:
+            store.audit.lost.append(store.counter.current())  # the manifest's value
+            raise
         if line:
             lines.append(line)
     chain = store.chain

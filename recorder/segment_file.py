@@ -262,9 +262,9 @@ class Segment:
         if self.closed:
             return
         try:
-            if self._spent is not None:
-                raise OSError(errno.EIO, f"{self.path}: a chunk whose write failed was not "
-                              "written again; the segment stays cut at its last chunk")
+            # A spent chunk that was never written again is simply not in the file: the
+            # final chunk takes its counter with the last flag, a nonce never used.
+            self._spent = None
             index = self._next_index
             pts = self.last_pts_us if self.last_pts_us is not None else 0
             final, final_hash, final_sig = self._chunk_record(index, True, 0, pts, pts, b"",

@@ -119,6 +119,7 @@ class Recording:
         try:
             seg = Segment(path, index, header, ident.device_signer, chunk_key, key, prefix)
         except OSError:
+            store.audit.lost.append(header["counter"])  # said in the next checkpoint
             for i in range(len(key)):
                 key[i] = 0
             self._failed_open(index, path)
@@ -224,7 +225,11 @@ class Recording:
                     index, scan_segment(path, store.identity.public)))
         fields = self._fields(recovered=False, note="")
         data = manifest_bytes(fields, entries, store.identity.device_signer)
-        store.write_manifest(self.dir, data)
+        try:
+            store.write_manifest(self.dir, data)
+        except OSError:
+            store.audit.lost.append(fields["counter"])
+            raise
         self.finished = True
         store.checkpoint()
         if store.current is self:

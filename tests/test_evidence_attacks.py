@@ -228,3 +228,25 @@ def test_footage_sealed_to_another_custodian_is_tampered(device) -> None:
     record(store, (25,), start_frame=600, utc=1_750_000_900.0)
     code, text = verdict(device)
     assert code == EXIT_INTEGRITY and "custodian.pub was replaced" in text
+
+
+def test_a_power_cut_that_took_one_counter_value_is_not_a_gap(device) -> None:
+    """A power cut between taking a counter value and writing its item loses one value:
+    the next boot says so in the signed log, and verify accepts exactly that."""
+    store = EvidenceStore(device["root"], device["ident"])
+    store.counter.next()  # taken for a header that never reached the card
+    rebooted = EvidenceStore(device["root"], device["ident"])
+    assert any("lost to the interruption" in line for line in rebooted.recover())
+    record(rebooted, (25,), start_frame=700, utc=1_750_001_000.0)
+    assert verdict(device)[0] == EXIT_OK
+
+
+def test_several_values_missing_at_boot_stay_a_gap(device) -> None:
+    store = EvidenceStore(device["root"], device["ident"])
+    for _ in range(3):
+        store.counter.next()
+    rebooted = EvidenceStore(device["root"], device["ident"])
+    assert any("on no item on the card" in line for line in rebooted.recover())
+    record(rebooted, (25,), start_frame=700, utc=1_750_001_000.0)
+    code, text = verdict(device)
+    assert code == EXIT_INTEGRITY and "counter values" in text
