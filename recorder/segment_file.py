@@ -147,9 +147,8 @@ class Segment:
         if not (-_I64 <= first_pts_us < _I64 and -_I64 <= last_pts_us < _I64):
             raise ValueError("pts out of range")
         view = memoryview(plaintext).cast("B")
-        ident = self._content_id(view, frames, first_pts_us, last_pts_us)
         if self._spent is not None:
-            self._retry_spent(ident)
+            self._retry_spent(self._content_id(view, frames, first_pts_us, last_pts_us))
             self.frames += frames
             self.payload_bytes += len(view)
             if frames:
@@ -179,7 +178,9 @@ class Segment:
             # The sealed bytes may have reached the medium before the cut: their
             # nonces are spent. The same chunk may be written again as the very same
             # bytes; anything else would need these nonces again, and is refused.
-            self._spent = (ident, out, hashed, index, prev_sig)
+            # Identified by a hash taken only now: the good path hashes each byte once.
+            self._spent = (self._content_id(view, frames, first_pts_us, last_pts_us), out,
+                           hashed, index, prev_sig)
             raise
         self._next_index, self._prev_sig = index, prev_sig
         self.frames += frames

@@ -1,12 +1,11 @@
 """A real TPM 2.0 for the tests: swtpm (Debian package swtpm) on a free local port.
 
-In CI (``CI=true``) a missing swtpm or tpm2-pytss fails the test; elsewhere it skips.
+Under CI a missing swtpm or tpm2-pytss fails the test (tests/tools.py); elsewhere it skips.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -15,11 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.tools import require
+
 
 def _require(ok: bool, what: str) -> None:
     if ok:
         return
-    if os.environ.get("CI") == "true":
+    if os.environ.get("CI"):
         pytest.fail(f"{what} is required in CI (.ci/run installs it)")
     pytest.skip(f"{what} not installed")
 
@@ -45,7 +46,7 @@ def _free_ports() -> tuple[int, int]:
 
 def swtpm_tcti() -> Iterator[str]:
     """Start swtpm; yield its TCTI string; stop it."""
-    _require(shutil.which("swtpm") is not None, "swtpm")
+    require("swtpm", "swtpm")
     try:
         import tpm2_pytss  # noqa: F401
     except ImportError:

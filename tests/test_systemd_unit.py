@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.tools import require
 
 UNIT = Path(__file__).resolve().parent.parent / "deploy" / "bodycam.service"
 
 
 def _analyze() -> str:
-    exe = shutil.which("systemd-analyze")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("systemd-analyze is required in CI (.ci/run installs systemd)")
-        pytest.skip("systemd-analyze not installed")
-    return exe
+    return require("systemd-analyze", "systemd")
 
 
 def test_unit_exposure_is_ok(tmp_path: Path) -> None:
