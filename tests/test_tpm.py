@@ -89,3 +89,22 @@ def test_wrong_tpm_is_one_line(tpm_identity: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(KeyFileError) as err:
         keys.load_identity(tpm_identity)
     assert "BODYCAM_TPM_TCTI" in err.value.message
+
+
+def test_the_simulated_device_records_with_its_key_in_the_tpm(tpm_identity: Path,
+                                                               tmp_path: Path, capsys) -> None:
+    """bodycam run with a TPM identity: headers, manifest and audit checkpoints signed by
+    the TPM (ECDSA P-256), chunks by the certified chunk key; verify pins device.pub."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('duration = 6.0\n[[event]]\nat = 1.0\naction = "press"\n')
+    assert main(["run", "--sim", "--fast", "--data-dir", str(tmp_path / "data"), "--identity",
+                 str(tpm_identity), "--scenario", str(scenario)]) == 0
+    capsys.readouterr()
+    report = verify_tree(tmp_path / "data", [tpm_identity / "device.pub"])
+    assert report.exit_code == 0, "\n".join(report.text_lines())
+    assert report.audit.checkpoints >= 3  # start, stop, shutdown
+    assert all(doc["alg"] == "ecdsa-p256-sha256" for doc in report.audit.signed)
+    boot = next(json.loads(line) for line in
+                (tmp_path / "data" / "audit.log").read_text().splitlines()
+                if '"event":"boot"' in line)
+    assert boot["key_store"] == "tpm" and "key_warning" not in boot
