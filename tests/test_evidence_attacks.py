@@ -250,3 +250,14 @@ def test_several_values_missing_at_boot_stay_a_gap(device) -> None:
     record(rebooted, (25,), start_frame=700, utc=1_750_001_000.0)
     code, text = verdict(device)
     assert code == EXIT_INTEGRITY and "counter values" in text
+
+
+def test_utc_running_backwards_without_a_clock_step_is_reported(device) -> None:
+    store = EvidenceStore(device["root"], device["ident"])
+    store.recover()
+    record(store, (25,), start_frame=800, utc=1_749_000_000.0)  # before #3, no step logged
+    code, text = verdict(device)
+    assert code == EXIT_INTEGRITY and "no clock step" in text
+    store.audit.append("clock_step", step_s=-1_000_300.0, source="ntp")
+    store.checkpoint()
+    assert verdict(device)[0] == EXIT_OK
