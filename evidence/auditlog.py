@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from evidence.fsutil import write_all
 from evidence.primitives import CTX2_AUDIT, audit_message, key_id
+from evidence.sigcheck import as_public, open_regular
 from evidence.signer import KeyFileSigner, PublicKey, SigAlg, Signer, sign2
 
 GENESIS = "0" * 64
@@ -281,7 +282,6 @@ def _stream_lines(f: Any) -> Any:
 def iter_checkpoints(path: Path) -> Any:
     """The intact checkpoint entries of a log, streamed (unverified: the device's own
     log, read at boot to find where its counter stood)."""
-    from evidence.reader import open_regular
     try:
         f = open_regular(Path(path))
     except OSError:
@@ -299,11 +299,9 @@ def verify_audit_log(path: Path,
     signature. Streams the file: memory is bounded by the longest allowed line."""
     report = AuditReport()
     if isinstance(public_key, Ed25519PublicKey):
-        from evidence.reader import as_public
         public_key = as_public(public_key)
     try:
-        from evidence.reader import open_regular
-        f = open_regular(Path(path))
+            f = open_regular(Path(path))
     except OSError as exc:
         report.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
         return report

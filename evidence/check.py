@@ -28,14 +28,12 @@ from evidence.reader import (
     REORDERED,
     TAMPERED,
     TRUNCATED,
-    AnyKey,
     ManifestScan,
     SegmentScan,
-    open_regular,
     scan_manifest,
     scan_segment,
-    sig_len,
 )
+from evidence.sigcheck import AnyKey, open_regular, sig_len
 
 SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
 INTACT = "intact"

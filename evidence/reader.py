@@ -11,13 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from evidence import canonical, schema
 from evidence.canonical import CanonicalError
@@ -45,15 +41,20 @@ from evidence.primitives import (
     chunk_message,
     event_message,
     header_message,
-    key_id,
     manifest_message,
     sha256,
     trailer_message,
 )
-from evidence.signer import RAW_SIG_LEN, SIG2_LEN, PublicKey, SigAlg
-
-#: What callers may pass as a key: a PublicKey, or (v1 callers) an Ed25519 key.
-AnyKey = PublicKey | Ed25519PublicKey
+from evidence.sigcheck import (
+    AnyKey,
+    as_public,
+    embedded_key,
+    open_regular,
+    sig_len,
+    signature_problem,
+    verifies,
+)
+from evidence.signer import SIG2_LEN, PublicKey, SigAlg
 
 #: Classes of finding, from docs/FORMAT.md §9. Every one but "truncated" is an
 #: integrity problem.
@@ -163,51 +164,6 @@ class _HashingReader:
         return self.digest.digest()
 
 
-def as_public(key: AnyKey) -> PublicKey:
-    """A PublicKey from either kind of key object."""
-    if isinstance(key, PublicKey):
-        return key
-    return PublicKey(SigAlg.ED25519, key.public_bytes(Encoding.Raw, PublicFormat.Raw))
-
-
-def raw_public(key: AnyKey) -> bytes:
-    """Raw bytes of a public key."""
-    return as_public(key).raw
-
-
-def sig_len(version: int) -> int:
-    """Signature length: v1 raw Ed25519, v2 algorithm byte and raw signature."""
-    return RAW_SIG_LEN if version == 1 else SIG2_LEN
-
-
-def _verifies(key: PublicKey, sig: bytes, msg: bytes, version: int) -> bool:
-    if version == 1:
-        return key.alg is SigAlg.ED25519 and key.verify_raw(sig, msg)
-    return key.verify2(sig, msg)
-
-
-def embedded_key(doc: dict[str, Any] | None) -> PublicKey | None:
-    """The device key a (possibly unverified) document names."""
-    if doc is None:
-        return None
-    try:
-        return PublicKey.from_hex(doc.get("device_key_alg", "ed25519"), doc["device_key"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _signature_problem(doc: dict[str, Any] | None, pinned: PublicKey, sig: bytes,
-                       msg: bytes, what: str, version: int) -> tuple[str, str]:
-    """Class a failed signature: another device's valid signature, or tampering."""
-    claimed = embedded_key(doc)
-    if claimed is not None and claimed != pinned and _verifies(claimed, sig, msg, version):
-        assert doc is not None
-        return FOREIGN, (f"{what} is signed by device {doc.get('device_id')!r} key "
-                         f"{key_id(claimed.raw)[:16]}, not by the expected key "
-                         f"{key_id(pinned.raw)[:16]}")
-    return TAMPERED, f"{what} signature does not verify (altered)"
-
-
 def _parse(data: bytes, spec: dict[str, Any], what: str) -> tuple[dict[str, Any] | None, str]:
     try:
         return schema.check(canonical.decode_object(data), spec, what), ""
@@ -250,19 +206,6 @@ def scan_segment(path: Path, key: AnyKey | None) -> SegmentScan:
     return scan
 
 
-def open_regular(path: Path) -> BinaryIO:
-    """Open a regular file for reading, refusing symlinks, FIFOs and devices."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def _scan_body(scan: SegmentScan, reader: Any, key: PublicKey | None) -> None:
     magic = reader.read(MAGIC_LEN)
     if magic not in SEGMENT_VERSIONS:
@@ -293,9 +236,10 @@ def _scan_body(scan: SegmentScan, reader: Any, key: PublicKey | None) -> None:
     scan.signer_raw = key.raw
     scan.key = key
     msg = header_message(header_json, version)
-    if not _verifies(key, header_sig, msg, version):
-        kind, text = _signature_problem(header, key, header_sig, msg, "segment header", version)
-        scan.add(kind, first.offset, text)
+    if not verifies(key, header_sig, msg, version):
+        foreign, text = signature_problem(header, key, header_sig, msg, "segment header",
+                                          version)
+        scan.add(FOREIGN if foreign else TAMPERED, first.offset, text)
         return
     if header is None:
         scan.add(MALFORMED, first.offset, f"header is signed but invalid: {err}")
@@ -355,7 +299,7 @@ def _scan_chunks(scan: SegmentScan, records: Any, header_sig: bytes) -> None:
         if index != expected:
             _misplaced(scan, rec, index, expected, digest, seen, records)
             return
-        if not _verifies(scan_key(scan), sig, chunk_message(scan.header_hash, index, digest,
+        if not verifies(scan_key(scan), sig, chunk_message(scan.header_hash, index, digest,
                                                             prev_sig, version), version):
             scan.add(TAMPERED, rec.offset, f"chunk {index} signature does not verify (altered)")
             return
@@ -414,7 +358,7 @@ def _check_event(scan: SegmentScan, rec: Record, prev_sig: bytes) -> bytes | Non
         return None
     ejson, sig = body[:-SIG2_LEN], body[-SIG2_LEN:]
     msg = event_message(scan.header_hash, len(scan.chunks), sha256(ejson), prev_sig)
-    if not _verifies(scan_key(scan), sig, msg, 2):
+    if not verifies(scan_key(scan), sig, msg, 2):
         scan.add(TAMPERED, rec.offset, "event signature does not verify (altered, or moved)")
         return None
     try:
@@ -435,7 +379,7 @@ def _check_trailer(scan: SegmentScan, rec: Record, final_sig: bytes) -> bool:
         scan.add(TAMPERED, rec.offset, "trailer record too short")
         return False
     tjson, tsig = body[:-slen], body[-slen:]
-    if not _verifies(scan_key(scan), tsig, trailer_message(scan.header_hash, final_sig, tjson,
+    if not verifies(scan_key(scan), tsig, trailer_message(scan.header_hash, final_sig, tjson,
                                                            scan.version), scan.version):
         scan.add(TAMPERED, rec.offset, "trailer signature does not verify (altered)")
         return False
@@ -508,9 +452,9 @@ def scan_manifest(path: Path, key: AnyKey | None) -> ManifestScan:
             scan.findings.append(Finding(MALFORMED, MAGIC_LEN, f"manifest unreadable: {err}"))
             return scan
     msg = manifest_message(mjson, version)
-    if not _verifies(pkey, msig, msg, version):
-        kind, text = _signature_problem(doc, pkey, msig, msg, "manifest", version)
-        scan.findings.append(Finding(kind, MAGIC_LEN, text))
+    if not verifies(pkey, msig, msg, version):
+        foreign, text = signature_problem(doc, pkey, msig, msg, "manifest", version)
+        scan.findings.append(Finding(FOREIGN if foreign else TAMPERED, MAGIC_LEN, text))
         return scan
     if doc is None:
         scan.findings.append(Finding(MALFORMED, MAGIC_LEN, f"manifest is signed but invalid: "

@@ -40,7 +40,8 @@ from evidence.errors import (
 from evidence.keys import DEVICE_PUB, load_device_pub, load_device_pub_full
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
-from evidence.reader import TRUNCATED, embedded_key
+from evidence.reader import TRUNCATED
+from evidence.sigcheck import embedded_key
 from evidence.signer import PublicKey
 
 PINNED = "pinned (--device-pub)"
