@@ -61,7 +61,7 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
         problem = f"no usable device identity, recording disabled: {e.message}"
     store = None
     if identity is not None:
-        store = EvidenceStore(data_dir, identity, audit_clock=clock)
+        store = EvidenceStore(data_dir, identity, now=clock.time, audit_clock=clock)
         audit = store.audit  # one writer for the file: the store signs its checkpoints
     else:
         audit = AuditLog(default_audit_path(data_dir), None, clock=clock)

@@ -92,27 +92,34 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
             f"{frames} frames verified; recovered manifest written{extra}")
 
 
-def _newest_on_disk(store: EvidenceStore, recs: list[tuple[int, Path]]) -> int:
-    """The highest counter value in the newest recordings and the audit log's checkpoints."""
-    top = 0
+def _newest_on_disk(store: EvidenceStore, recs: list[tuple[int, Path]]) -> tuple[int, int]:
+    """The highest counter value in the newest recordings and the audit log's
+    checkpoints, and the latest segment opening time (UTC µs) there."""
+    top, latest = 0, 0
     for _, rec_dir in recs[-2:]:
         for path in sorted(rec_dir.iterdir()):
             if _SEG_FILE.fullmatch(path.name):
                 header = scan_segment(path, store.identity.public).header
                 top = max(top, header.get("counter", 0) if header else 0)
+                latest = max(latest, header["opened_utc_us"] if header else 0)
         if manifest_path(rec_dir).exists():
             doc = scan_manifest(manifest_path(rec_dir), store.identity.public).doc
             top = max(top, doc.get("counter", 0) if doc else 0)
     for doc in iter_checkpoints(store.audit.path):
         top = max(top, doc.get("counter", 0))
-    return top
+    return top, latest
 
 
 def _counter_at_boot(store: EvidenceStore, recs: list[tuple[int, Path]]) -> str | None:
     """Compare the counter with what is on the card, and say in the signed log what
     is missing: one value is what a power cut takes (the item being written when it
     hit); more were removed, or the card was swapped, and stay a gap to the verifier."""
-    newest, now = _newest_on_disk(store, recs), store.counter.current()
+    newest, latest_utc = _newest_on_disk(store, recs)
+    wall = int(store.now() * 1_000_000)
+    if wall < latest_utc:  # a clock that went back across the reboot is a clock step
+        store.audit.append("clock_step", step_s=round((wall - latest_utc) / 1e6, 3),
+                           source="boot", why="wall clock at boot is before the newest evidence")
+    now = store.counter.current()
     if now <= newest:
         return None
     if now == newest + 1:
