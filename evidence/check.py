@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from evidence import canonical
 from evidence.canonical import CanonicalError
-from evidence.framing import MAGIC_LEN, RECORD_HEAD
+from evidence.consistency import manifest_matches_files
+from evidence.framing import MAGIC_LEN, MANIFEST_VERSIONS, RECORD_HEAD, SEGMENT_VERSIONS
 from evidence.manifest import MANIFEST_NAME, span_us
-from evidence.primitives import SIG_LEN
 from evidence.reader import (
     DUPLICATED,
     FOREIGN,
@@ -35,8 +33,9 @@ from evidence.reader import (
     scan_manifest,
     scan_segment,
 )
+from evidence.sigcheck import AnyKey, open_regular, sig_len
 
-SEG_FILE = re.compile(r"^seg-([0-9]{6})\.bcs$")
+SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
 INTACT = "intact"
 #: The status of a recording is its most specific problem: the order in which
 #: kinds win when a recording has several.
@@ -118,17 +117,20 @@ class RecordingCheck:
 def peek_json(path: Path) -> dict[str, Any] | None:
     """The first record's JSON of a segment or manifest, unverified (to learn ids)."""
     try:
-        if not path.is_file():  # never open a FIFO or device a hostile tree plants
-            return None
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # never a FIFO, device or symlink a hostile tree plants
             head = f.read(MAGIC_LEN + RECORD_HEAD.size)
             if len(head) < MAGIC_LEN + RECORD_HEAD.size:
                 return None
+            version = SEGMENT_VERSIONS.get(head[:MAGIC_LEN]) or MANIFEST_VERSIONS.get(
+                head[:MAGIC_LEN])
+            if version is None:
+                return None
+            slen = sig_len(version)
             _, length = RECORD_HEAD.unpack_from(head, MAGIC_LEN)
-            if length > 1 << 24 or length <= SIG_LEN:
+            if length > 1 << 24 or length <= slen:
                 return None
             body = f.read(length)
-        return canonical.decode_object(body[:-SIG_LEN], strict=False)
+        return canonical.decode_object(body[:-slen], strict=False)
     except (OSError, CanonicalError):
         return None
 
@@ -140,7 +142,7 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def check_recording(rec: RecordingCheck, root: Path, key: Ed25519PublicKey | None) -> None:
+def check_recording(rec: RecordingCheck, root: Path, key: AnyKey | None) -> None:
     """Scan and cross-check the files of one recording directory."""
     mpath = rec.dir / MANIFEST_NAME
     if mpath.is_file():
@@ -149,7 +151,7 @@ def check_recording(rec: RecordingCheck, root: Path, key: Ed25519PublicKey | Non
             rec.add(f.kind, _rel(mpath, root), "manifest", f.message)
     mdoc = rec.manifest.doc if rec.manifest is not None else None
     files = sorted((int(m.group(1)), p) for p in rec.dir.iterdir()
-                   if (m := SEG_FILE.match(p.name)) and p.is_file())
+                   if (m := SEG_FILE.fullmatch(p.name)) and p.is_file())
     scans = [(index, scan_segment(p, key)) for index, p in files]
     rec.scans = [s for _, s in scans]
     if mdoc is not None:
@@ -248,6 +250,9 @@ def _check_manifest(rec: RecordingCheck, root: Path, mdoc: dict[str, Any] | None
         return
     if mdoc["recovered"]:
         rec.notes.append("closed by recovery at boot after an interrupted recording")
+        # Recovery signs what it found, which is only what was left: never intact.
+        rec.add(TRUNCATED, mrel, "manifest", "closed by recovery at boot after an "
+                "interrupted recording: files as found, possibly fewer than were written")
         if all(e["complete"] for e in mdoc["segments"]):  # a cut segment says it itself
             _interrupted(rec, mrel, mdoc["start_pts_us"])
     entries = mdoc["segments"]
@@ -293,6 +298,7 @@ def _check_manifest(rec: RecordingCheck, root: Path, mdoc: dict[str, Any] | None
             continue  # already reported as a copy or a reordering
         if not any(p.file.endswith(name) and p.kind == FOREIGN for p in rec.problems):
             rec.add(TAMPERED, _rel(rec.dir / name, root), "", "file is not in the manifest")
+    manifest_matches_files(rec, mrel, mdoc)
     # A finished, unrecovered manifest must describe only complete segments.
     if not mdoc["recovered"] and any(not e["complete"] for e in entries):
         rec.notes.append("storage failure while recording: manifest lists cut segments")

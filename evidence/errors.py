@@ -13,6 +13,9 @@ EXIT_OK = 0
 EXIT_INTEGRITY = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
+#: Nothing tampered found, but no --device-pub pinned the device: its identity is not
+#: established, so "intact" would mean only "consistent with whoever made it".
+EXIT_UNPINNED = 4
 
 
 class BodycamError(Exception):

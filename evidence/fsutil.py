@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 
@@ -75,3 +76,50 @@ def sha256_file(path: Path) -> tuple[bytes, int]:
             digest.update(block)
             size += len(block)
     return digest.digest(), size
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """Read a regular file of at most ``limit`` bytes, never following a symlink or
+    opening a FIFO or device (which could hang or feed endless bytes).
+
+    Raises FileNotFoundError, or OSError naming what is wrong.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == getattr(os, "ELOOP", -1) or Path(path).is_symlink():
+            raise OSError(exc.errno, "is a symbolic link (not followed)") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, "not a regular file")
+        if st.st_size > limit:
+            raise OSError(0, f"larger than {limit} bytes")
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:
+            raise OSError(0, f"larger than {limit} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data``: never through a symlink (a dangling one included),
+    never over an existing file. One-line OutputExistsError / EvidenceInputError."""
+    from evidence.errors import EvidenceInputError, OutputExistsError
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileExistsError:
+        what = "a symbolic link" if Path(path).is_symlink() else "a file"
+        raise OutputExistsError(f"{path}: {what} is already there; nothing is written "
+                                "through or over it (choose another name)") from None
+    except OSError as exc:
+        raise EvidenceInputError(f"{path}: cannot create: {exc.strerror or exc}") from None
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -26,14 +26,18 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from evidence.errors import KeyFileError
+from evidence.fsutil import read_regular
 from evidence.identity import (
     DEVICE_PUB_FORMAT,
     DeviceIdentity,
+    DevicePub,
     check_device_id,
     device_pub_bytes,
     parse_device_pub,
+    parse_device_pub_full,
 )
 from evidence.primitives import key_id, x25519_raw
+from evidence.signer import KeyStore, PublicKey, SigAlg
 
 CUSTODIAN_KEY = "custodian.key"
 CUSTODIAN_PUB = "custodian.pub"
@@ -46,7 +50,7 @@ __all__ = [
     "CUSTODIAN_KEY", "CUSTODIAN_PUB", "CUSTODIAN_WARNING", "DEVICE_KEY", "DEVICE_PUB",
     "DEVICE_PUB_FORMAT", "DeviceFiles", "DeviceIdentity", "create_custodian", "create_device",
     "device_pub_bytes", "load_custodian_private", "load_custodian_public", "load_device_pub",
-    "load_identity", "parse_device_pub",
+    "load_device_pub_full", "load_identity", "KeyStore", "CustodianMismatch", "parse_device_pub",
 ]
 
 CUSTODIAN_WARNING = (
@@ -95,12 +99,10 @@ def _prepare_dir(out_dir: Path, names: list[str]) -> Path:
 
 
 def _read(path: Path, what: str) -> bytes:
+    """A key file: regular, not through a symlink, at most 64 KiB (never hangs on a FIFO)."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_KEY_FILE:
-            raise KeyFileError(f"{path}: too large to be a {what}; give the {what} "
-                                  "file itself")
-        return path.read_bytes()
+        return read_regular(path, MAX_KEY_FILE)
     except FileNotFoundError:
         raise KeyFileError(f"{path}: no such file; give the path of the {what}") from None
     except IsADirectoryError:
@@ -157,30 +159,51 @@ def _load_private(path: Path, kind: type, what: str, algorithm: str, hint: str) 
     return key
 
 
-def load_device_pub(path: Path) -> tuple[str, Ed25519PublicKey]:
-    """Read a device.pub file: (device id, Ed25519 public key)."""
+def load_device_pub(path: Path) -> tuple[str, PublicKey]:
+    """Read a device.pub file: (device id, public key with its algorithm)."""
     return parse_device_pub(_read(path, "device.pub"), str(path))
 
 
-def create_device(device_id: str, custodian_pub_path: Path, out_dir: Path) -> DeviceFiles:
-    """Make a device identity directory (the ``--identity`` of ``bodycam run``)."""
+def load_device_pub_full(path: Path) -> DevicePub:
+    """Read a device.pub file with everything it says."""
+    return parse_device_pub_full(_read(path, "device.pub"), str(path))
+
+
+def create_device(device_id: str, custodian_pub_path: Path, out_dir: Path,
+                  key_store: KeyStore = KeyStore.FILE, tcti: str | None = None) -> DeviceFiles:
+    """Make a device identity directory (the ``--identity`` of ``bodycam run``).
+
+    ``KeyStore.TPM``: the key is made inside the TPM ``tcti`` names and only its
+    public part and wrapped blob (``tpm.json``) are written; there is no device.key.
+    """
     check_device_id(device_id)
     custodian = load_custodian_public(Path(custodian_pub_path))
-    out_dir = _prepare_dir(Path(out_dir), [DEVICE_KEY, DEVICE_PUB, CUSTODIAN_PUB])
-    signing = Ed25519PrivateKey.generate()
-    files = DeviceFiles(out_dir, out_dir / DEVICE_KEY, out_dir / DEVICE_PUB,
+    secret = DEVICE_KEY if key_store is KeyStore.FILE else "tpm.json"
+    out_dir = _prepare_dir(Path(out_dir), [secret, DEVICE_PUB, CUSTODIAN_PUB])
+    files = DeviceFiles(out_dir, out_dir / secret, out_dir / DEVICE_PUB,
                         out_dir / CUSTODIAN_PUB)
-    _write_new(files.device_key, signing.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
-                                                       NoEncryption()), 0o600)
+    if key_store is KeyStore.TPM:
+        from drivers.tpm import create_tpm_key, tcti_from
+        point, blob = create_tpm_key(tcti_from(tcti))
+        public = PublicKey(SigAlg.ECDSA_P256_SHA256, point)
+        _write_new(files.device_key, blob, 0o640)
+    else:
+        signing = Ed25519PrivateKey.generate()
+        public = PublicKey(SigAlg.ED25519, signing.public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw))
+        _write_new(files.device_key, signing.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                                           NoEncryption()), 0o600)
     _write_new(files.device_pub, device_pub_bytes(
-        device_id, signing.public_key(), key_id(x25519_raw(custodian))), 0o644)
+        device_id, public, key_id(x25519_raw(custodian)), key_store), 0o644)
     _write_new(files.custodian_pub, custodian.public_bytes(
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo), 0o644)
     return files
 
 
-def load_identity(identity_dir: Path) -> DeviceIdentity:
-    """Load a device identity directory; fails closed without a custodian public key."""
+def load_identity(identity_dir: Path, tcti: str | None = None) -> DeviceIdentity:
+    """Load a device identity directory; fails closed without a custodian public key,
+    or when custodian.pub is not the custodian key device.pub names (someone replaced
+    it to have footage sealed to another key)."""
     identity_dir = Path(identity_dir)
     if not identity_dir.is_dir():
         raise KeyFileError(f"{identity_dir}: no such identity directory "
@@ -193,11 +216,30 @@ def load_identity(identity_dir: Path) -> DeviceIdentity:
         raise KeyFileError(f"{identity_dir / CUSTODIAN_PUB}: missing; the device will not "
                            "record without the custodian public key")
     custodian = load_custodian_public(identity_dir / CUSTODIAN_PUB)
-    signing = _load_private(identity_dir / DEVICE_KEY, Ed25519PrivateKey, "device private key",
-                            "Ed25519", "recreate the identity with 'bodycam keys device'")
-    device_id, public = load_device_pub(identity_dir / DEVICE_PUB)
-    if public.public_bytes(Encoding.Raw, PublicFormat.Raw) != signing.public_key().public_bytes(
-            Encoding.Raw, PublicFormat.Raw):
-        raise KeyFileError(f"{identity_dir / DEVICE_PUB}: does not match device.key "
+    pub = load_device_pub_full(identity_dir / DEVICE_PUB)
+    if pub.custodian_key_id != key_id(x25519_raw(custodian)):
+        raise CustodianMismatch(
+            f"{identity_dir / CUSTODIAN_PUB}: is not the custodian key this device was made "
+            f"for (device.pub names {str(pub.custodian_key_id)[:16]}, the file holds "
+            f"{key_id(x25519_raw(custodian))[:16]}); footage would be sealed to someone else: "
+            "restore the custodian.pub given with the identity")
+    counter = None
+    if pub.key_store is KeyStore.TPM:
+        from drivers.tpm import load_tpm_key, tcti_from
+        signer, counter = load_tpm_key(identity_dir, tcti_from(tcti))
+        public_raw = signer.public_raw
+        key: object = signer
+    else:
+        ed = _load_private(identity_dir / DEVICE_KEY, Ed25519PrivateKey, "device private key",
+                           "Ed25519", "recreate the identity with 'bodycam keys device'")
+        public_raw = ed.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        key = ed
+    if pub.key.raw != public_raw:
+        raise KeyFileError(f"{identity_dir / DEVICE_PUB}: does not match the device key "
                            "(the identity directory is mixed up; recreate it)")
-    return DeviceIdentity(device_id, signing, custodian)
+    return DeviceIdentity(pub.device_id, key, custodian, pub.key_store,  # type: ignore[arg-type]
+                          counter)
+
+
+class CustodianMismatch(KeyFileError):
+    """custodian.pub on the device is not the custodian key its identity names."""

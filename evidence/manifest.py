@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from evidence import canonical
-from evidence.framing import MANIFEST_MAGIC, TAG_MANIFEST, record
-from evidence.primitives import FORMAT_VERSION, manifest_message
+from evidence.framing import MANIFEST_MAGIC_2, TAG_MANIFEST, record
+from evidence.primitives import FORMAT_VERSION_2, manifest_message
 from evidence.reader import SegmentScan
+from evidence.signer import Signer, sign2
 
 MANIFEST_NAME = "manifest.bcm"
 
@@ -56,12 +55,13 @@ class SegmentEntry:
 
 
 def manifest_bytes(fields: dict[str, Any], entries: list[SegmentEntry],
-                   signer: Ed25519PrivateKey) -> bytes:
-    """The complete manifest file: magic, then one signed manifest record.
+                   signer: Signer) -> bytes:
+    """The complete v2 manifest file: magic, then one manifest record signed by the
+    device key.
 
     ``fields`` carries the recording-level values (ids, times, bookmarks, gaps,
-    start_prev_hash, recovered, note, finished_utc_us); totals and the chain
-    link are computed here from ``entries``.
+    start_prev_hash, recovered, note, finished_utc_us, counter); totals and the
+    chain link are computed here from ``entries``.
     """
     frames = sum(e.frames for e in entries)
     firsts = [e.first_pts_us for e in entries if e.frames and e.first_pts_us is not None]
@@ -69,14 +69,15 @@ def manifest_bytes(fields: dict[str, Any], entries: list[SegmentEntry],
     doc = dict(fields)
     doc.update({
         "duration_us": span_us(frames, min(firsts, default=None), max(lasts, default=None)),
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION_2,
         "frames": frames,
         "kind": "recording-manifest",
         "prev_hash": entries[-1].sha256.hex() if entries else fields["start_prev_hash"],
         "segments": [e.to_doc() for e in entries],
     })
     mjson = canonical.encode(doc)
-    return MANIFEST_MAGIC + record(TAG_MANIFEST, mjson + signer.sign(manifest_message(mjson)))
+    sig = sign2(signer, manifest_message(mjson, FORMAT_VERSION_2))
+    return MANIFEST_MAGIC_2 + record(TAG_MANIFEST, mjson + sig)
 
 
 def manifest_path(recording_dir: Path) -> Path:

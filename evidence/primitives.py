@@ -39,6 +39,16 @@ CTX_TRAILER = b"bodycam/v1 segment-trailer\x00"
 CTX_MANIFEST = b"bodycam/v1 recording-manifest\x00"
 CTX_AUDIT = b"bodycam/v1 audit-checkpoint\x00"
 
+#: Format v2 (docs/FORMAT.md): every signature is ``alg (u8) ‖ raw signature (64)``
+#: and every context names v2, so no v1 signature can pass as a v2 one.
+FORMAT_VERSION_2 = 2
+CTX2_HEADER = b"bodycam/v2 segment-header\x00"
+CTX2_CHUNK = b"bodycam/v2 chunk\x00"
+CTX2_TRAILER = b"bodycam/v2 segment-trailer\x00"
+CTX2_MANIFEST = b"bodycam/v2 recording-manifest\x00"
+CTX2_AUDIT = b"bodycam/v2 audit-checkpoint\x00"
+CTX2_EVENT = b"bodycam/v2 event\x00"
+
 #: Chunk metadata, authenticated as AEAD associated data and signed:
 #: index u32 | flags u8 | frames u32 | first_pts_us i64 | last_pts_us i64.
 CHUNK_META = struct.Struct(">IBIqq")
@@ -101,25 +111,35 @@ def seal_chunk(aead: AESGCM, prefix: bytes, header_hash: bytes, meta: bytes,
     return aead.encrypt(stream_nonce(prefix, index, last), plaintext, chunk_aad(header_hash, meta))
 
 
-def header_message(header_json: bytes) -> bytes:
+def header_message(header_json: bytes, version: int = FORMAT_VERSION) -> bytes:
     """What the device signs for a segment header."""
-    return CTX_HEADER + header_json
+    return (CTX_HEADER if version == 1 else CTX2_HEADER) + header_json
 
 
 def chunk_message(header_hash: bytes, index: int, meta_and_ct_hash: bytes,
+                  prev_sig: bytes, version: int = FORMAT_VERSION) -> bytes:
+    """What is signed for a chunk: header, position, content, predecessor."""
+    ctx = CTX_CHUNK if version == 1 else CTX2_CHUNK
+    return ctx + header_hash + struct.pack(">I", index) + meta_and_ct_hash + prev_sig
+
+
+def trailer_message(header_hash: bytes, last_chunk_sig: bytes, trailer_json: bytes,
+                    version: int = FORMAT_VERSION) -> bytes:
+    """What is signed for a segment trailer."""
+    return (CTX_TRAILER if version == 1 else CTX2_TRAILER) + header_hash + last_chunk_sig \
+        + trailer_json
+
+
+def event_message(header_hash: bytes, position: int, event_hash: bytes,
                   prev_sig: bytes) -> bytes:
-    """What the device signs for a chunk: header, position, content, predecessor."""
-    return CTX_CHUNK + header_hash + struct.pack(">I", index) + meta_and_ct_hash + prev_sig
+    """What the chunk key signs for an event record (v2): header, the number of chunks
+    before it, the event JSON's hash, the predecessor's signature."""
+    return CTX2_EVENT + header_hash + struct.pack(">I", position) + event_hash + prev_sig
 
 
-def trailer_message(header_hash: bytes, last_chunk_sig: bytes, trailer_json: bytes) -> bytes:
-    """What the device signs for a segment trailer."""
-    return CTX_TRAILER + header_hash + last_chunk_sig + trailer_json
-
-
-def manifest_message(manifest_json: bytes) -> bytes:
+def manifest_message(manifest_json: bytes, version: int = FORMAT_VERSION) -> bytes:
     """What the device signs for a recording manifest."""
-    return CTX_MANIFEST + manifest_json
+    return (CTX_MANIFEST if version == 1 else CTX2_MANIFEST) + manifest_json
 
 
 def audit_message(seq: int, entry_hash: bytes) -> bytes:

@@ -15,18 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from evidence import canonical, schema
 from evidence.canonical import CanonicalError
 from evidence.framing import (
     MAGIC_LEN,
-    MANIFEST_MAGIC,
+    MANIFEST_VERSIONS,
     RECORD_HEAD,
     SEGMENT_MAGIC,
+    SEGMENT_VERSIONS,
     TAG_CHUNK,
+    TAG_EVENT,
     TAG_HEADER,
     TAG_MANIFEST,
     TAG_TRAILER,
@@ -34,19 +32,29 @@ from evidence.framing import (
     Oversize,
     Record,
     iter_records,
+    segment_hash_v2,
 )
 from evidence.primitives import (
     CHUNK_META,
     FLAG_LAST,
-    SIG_LEN,
     TAG_LEN,
     chunk_message,
+    event_message,
     header_message,
-    key_id,
     manifest_message,
     sha256,
     trailer_message,
 )
+from evidence.sigcheck import (
+    AnyKey,
+    as_public,
+    embedded_key,
+    open_regular,
+    sig_len,
+    signature_problem,
+    verifies,
+)
+from evidence.signer import SIG2_LEN, PublicKey, SigAlg
 
 #: Classes of finding, from docs/FORMAT.md §9. Every one but "truncated" is an
 #: integrity problem.
@@ -95,7 +103,11 @@ class SegmentScan:
     header: dict[str, Any] | None = None
     header_hash: bytes = b""
     signer_raw: bytes = b""
+    version: int = 0
+    key: PublicKey | None = None  # the device key the header verified with
+    chunk_key: PublicKey | None = None  # what verifies chunks: v1 the device key, v2 the header's
     chunks: list[ChunkInfo] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # v2 signed bookmarks/gaps
     trailer: dict[str, Any] | None = None
     complete: bool = False
     findings: list[Finding] = field(default_factory=list)
@@ -152,35 +164,6 @@ class _HashingReader:
         return self.digest.digest()
 
 
-def raw_public(key: Ed25519PublicKey) -> bytes:
-    """Raw 32 bytes of an Ed25519 public key."""
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def _verifies(key: Ed25519PublicKey, sig: bytes, msg: bytes) -> bool:
-    try:
-        key.verify(sig, msg)
-        return True
-    except InvalidSignature:
-        return False
-
-
-def _signature_problem(doc: dict[str, Any] | None, pinned: Ed25519PublicKey, sig: bytes,
-                       msg: bytes, what: str) -> tuple[str, str]:
-    """Class a failed signature: another device's valid signature, or tampering."""
-    if doc is not None:
-        try:
-            claimed = Ed25519PublicKey.from_public_bytes(bytes.fromhex(doc["device_key"]))
-        except (ValueError, KeyError, TypeError):
-            claimed = None
-        if claimed is not None and raw_public(claimed) != raw_public(pinned) and _verifies(
-                claimed, sig, msg):
-            return FOREIGN, (f"{what} is signed by device {doc.get('device_id')!r} key "
-                             f"{key_id(raw_public(claimed))[:16]}, not by the expected key "
-                             f"{key_id(raw_public(pinned))[:16]}")
-    return TAMPERED, f"{what} signature does not verify (altered)"
-
-
 def _parse(data: bytes, spec: dict[str, Any], what: str) -> tuple[dict[str, Any] | None, str]:
     try:
         return schema.check(canonical.decode_object(data), spec, what), ""
@@ -188,59 +171,83 @@ def _parse(data: bytes, spec: dict[str, Any], what: str) -> tuple[dict[str, Any]
         return None, str(exc)
 
 
-def _embedded_key(doc: dict[str, Any]) -> Ed25519PublicKey | None:
-    try:
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(doc["device_key"]))
-    except (ValueError, KeyError):
-        return None
+class _PlainReader:
+    """Sequential reads without hashing (the v2 hash is taken in its own pass)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+
+    def read(self, n: int) -> bytes:
+        return self._f.read(n)
+
+    def seek(self, pos: int) -> None:
+        self._f.seek(pos)
 
 
-def scan_segment(path: Path, key: Ed25519PublicKey | None) -> SegmentScan:
-    """Check one segment file; ``key`` None means trust the key the header names."""
+def scan_segment(path: Path, key: AnyKey | None) -> SegmentScan:
+    """Check one segment file (v1 or v2); ``key`` None means trust the key the header
+    names. Reads only a regular file, never through a symlink."""
     scan = SegmentScan(Path(path))
     try:
-        with open(path, "rb") as raw:
+        with open_regular(path) as raw:
             scan.size = os.fstat(raw.fileno()).st_size
-            reader = _HashingReader(raw)
-            _scan_body(scan, reader, key)
-            scan.sha256 = reader.finish()
+            magic = raw.read(MAGIC_LEN)
+            raw.seek(0)
+            scan.version = SEGMENT_VERSIONS.get(magic, 1)
+            if scan.version == 1:
+                reader: Any = _HashingReader(raw)
+                _scan_body(scan, reader, None if key is None else as_public(key))
+                scan.sha256 = reader.finish()
+            else:
+                _scan_body(scan, _PlainReader(raw), None if key is None else as_public(key))
+                scan.sha256 = segment_hash_v2(raw, scan.size)
     except OSError as exc:
         scan.add(MALFORMED, None, f"cannot read: {exc.strerror or exc}")
     return scan
 
 
-def _scan_body(scan: SegmentScan, reader: _HashingReader, key: Ed25519PublicKey | None) -> None:
+def _scan_body(scan: SegmentScan, reader: Any, key: PublicKey | None) -> None:
     magic = reader.read(MAGIC_LEN)
-    if magic != SEGMENT_MAGIC:
-        if len(magic) < MAGIC_LEN and SEGMENT_MAGIC.startswith(magic):
+    if magic not in SEGMENT_VERSIONS:
+        if len(magic) < MAGIC_LEN and (SEGMENT_MAGIC.startswith(magic)
+                                       or b"BCAMSEG2".startswith(magic)):
             scan.add(TRUNCATED, 0, f"file ends after {len(magic)} bytes, before the header")
         else:
             scan.add(MALFORMED, 0, "not a bodycam segment file (bad magic)")
         return
-    records = iter_records(reader, scan.size)  # type: ignore[arg-type]
+    version = scan.version
+    slen = sig_len(version)
+    records = iter_records(reader, scan.size)
     first = next(records, None)
     if first is None or isinstance(first, Cut):
         scan.add(TRUNCATED, MAGIC_LEN, "file ends inside the segment header")
         return
-    if isinstance(first, Oversize) or first.tag != TAG_HEADER or len(first.body) <= SIG_LEN:
+    if isinstance(first, Oversize) or first.tag != TAG_HEADER or len(first.body) <= slen:
         scan.add(MALFORMED, MAGIC_LEN, "first record is not a segment header")
         return
-    header_json, header_sig = first.body[:-SIG_LEN], first.body[-SIG_LEN:]
-    header, err = _parse(header_json, schema.HEADER, "segment header")
+    header_json, header_sig = first.body[:-slen], first.body[-slen:]
+    header, err = _parse(header_json, schema.HEADER if version == 1 else schema.HEADER_V2,
+                         "segment header")
     if key is None:
-        key = _embedded_key(header) if header is not None else None
+        key = embedded_key(header)
         if key is None:
             scan.add(MALFORMED, first.offset, f"header unreadable, no key to check it: {err}")
             return
-    scan.signer_raw = raw_public(key)
-    msg = header_message(header_json)
-    if not _verifies(key, header_sig, msg):
-        kind, text = _signature_problem(header, key, header_sig, msg, "segment header")
-        scan.add(kind, first.offset, text)
+    scan.signer_raw = key.raw
+    scan.key = key
+    msg = header_message(header_json, version)
+    if not verifies(key, header_sig, msg, version):
+        foreign, text = signature_problem(header, key, header_sig, msg, "segment header",
+                                          version)
+        scan.add(FOREIGN if foreign else TAMPERED, first.offset, text)
         return
     if header is None:
         scan.add(MALFORMED, first.offset, f"header is signed but invalid: {err}")
         return
+    if version == 1:
+        scan.chunk_key = key
+    else:
+        scan.chunk_key = PublicKey(SigAlg.ED25519, bytes.fromhex(header["chunk_key"]))
     scan.header = header
     scan.header_hash = sha256(header_json)
     _scan_chunks(scan, records, header_sig)
@@ -250,7 +257,9 @@ def _scan_chunks(scan: SegmentScan, records: Any, header_sig: bytes) -> None:
     prev_sig = header_sig
     seen: dict[int, bytes] = {}
     final_sig: bytes | None = None
-    min_chunk = CHUNK_META.size + TAG_LEN + SIG_LEN
+    version = scan.version
+    slen = sig_len(version)
+    min_chunk = CHUNK_META.size + TAG_LEN + slen
     for rec in records:
         if isinstance(rec, Cut):
             scan.add(TRUNCATED, rec.offset, f"file ends inside a record ({rec.have} of "
@@ -267,6 +276,12 @@ def _scan_chunks(scan: SegmentScan, records: Any, header_sig: bytes) -> None:
                 continue
             scan.add(TAMPERED, rec.offset, "data after the end of the segment")
             return
+        if rec.tag == TAG_EVENT and version >= 2:
+            sig = _check_event(scan, rec, prev_sig)
+            if sig is None:
+                return
+            prev_sig = sig
+            continue
         if rec.tag == TAG_TRAILER:
             scan.add(MISSING, rec.offset, f"trailer follows chunk {len(scan.chunks) - 1} but "
                      "the final chunk is missing")
@@ -276,16 +291,16 @@ def _scan_chunks(scan: SegmentScan, records: Any, header_sig: bytes) -> None:
                      f"{len(rec.body)} bytes) where chunk {len(scan.chunks)} should be")
             return
         meta = rec.body[:CHUNK_META.size]
-        ct = rec.body[CHUNK_META.size:-SIG_LEN]
-        sig = rec.body[-SIG_LEN:]
+        ct = rec.body[CHUNK_META.size:-slen]
+        sig = rec.body[-slen:]
         index, flags, frames, first_pts, last_pts = CHUNK_META.unpack(meta)
         digest = sha256(meta + ct)
         expected = len(scan.chunks)
         if index != expected:
             _misplaced(scan, rec, index, expected, digest, seen, records)
             return
-        if not _verifies(scan_key(scan), sig, chunk_message(scan.header_hash, index, digest,
-                                                            prev_sig)):
+        if not verifies(scan_key(scan), sig, chunk_message(scan.header_hash, index, digest,
+                                                            prev_sig, version), version):
             scan.add(TAMPERED, rec.offset, f"chunk {index} signature does not verify (altered)")
             return
         if flags & ~FLAG_LAST:
@@ -307,9 +322,10 @@ def _scan_chunks(scan: SegmentScan, records: Any, header_sig: bytes) -> None:
         scan.complete = True
 
 
-def scan_key(scan: SegmentScan) -> Ed25519PublicKey:
-    """The key a scan checks against."""
-    return Ed25519PublicKey.from_public_bytes(scan.signer_raw)
+def scan_key(scan: SegmentScan) -> PublicKey:
+    """The key a scan checks chunks and the trailer against."""
+    assert scan.chunk_key is not None
+    return scan.chunk_key
 
 
 def _misplaced(scan: SegmentScan, rec: Record, index: int, expected: int, digest: bytes,
@@ -334,13 +350,37 @@ def _misplaced(scan: SegmentScan, rec: Record, index: int, expected: int, digest
         scan.add(REORDERED, rec.offset, f"chunk {index} found where chunk {expected} should be")
 
 
+def _check_event(scan: SegmentScan, rec: Record, prev_sig: bytes) -> bytes | None:
+    """A signed event record (v2); its signature, or None after recording a finding."""
+    body = rec.body
+    if len(body) <= SIG2_LEN:
+        scan.add(TAMPERED, rec.offset, "event record too short")
+        return None
+    ejson, sig = body[:-SIG2_LEN], body[-SIG2_LEN:]
+    msg = event_message(scan.header_hash, len(scan.chunks), sha256(ejson), prev_sig)
+    if not verifies(scan_key(scan), sig, msg, 2):
+        scan.add(TAMPERED, rec.offset, "event signature does not verify (altered, or moved)")
+        return None
+    try:
+        doc = canonical.decode_object(ejson)
+        spec = schema.EVENT_BOOKMARK if doc.get("kind") == "bookmark" else schema.EVENT_GAP
+        schema.check(doc, spec, "event")
+    except CanonicalError as exc:
+        scan.add(MALFORMED, rec.offset, f"event is signed but invalid: {exc}")
+        return None
+    scan.events.append(doc)
+    return sig
+
+
 def _check_trailer(scan: SegmentScan, rec: Record, final_sig: bytes) -> bool:
     body = rec.body
-    if len(body) <= SIG_LEN:
+    slen = sig_len(scan.version)
+    if len(body) <= slen:
         scan.add(TAMPERED, rec.offset, "trailer record too short")
         return False
-    tjson, tsig = body[:-SIG_LEN], body[-SIG_LEN:]
-    if not _verifies(scan_key(scan), tsig, trailer_message(scan.header_hash, final_sig, tjson)):
+    tjson, tsig = body[:-slen], body[-slen:]
+    if not verifies(scan_key(scan), tsig, trailer_message(scan.header_hash, final_sig, tjson,
+                                                           scan.version), scan.version):
         scan.add(TAMPERED, rec.offset, "trailer signature does not verify (altered)")
         return False
     trailer, err = _parse(tjson, schema.TRAILER, "segment trailer")
@@ -368,13 +408,15 @@ class ManifestScan:
     sha256: bytes = b""
     doc: dict[str, Any] | None = None
     findings: list[Finding] = field(default_factory=list)
+    version: int = 0
 
 
-def scan_manifest(path: Path, key: Ed25519PublicKey | None) -> ManifestScan:
-    """Check a manifest file; ``key`` None means trust the key it names."""
+def scan_manifest(path: Path, key: AnyKey | None) -> ManifestScan:
+    """Check a manifest file (v1 or v2); ``key`` None means trust the key it names."""
     scan = ManifestScan(Path(path))
+    pkey = None if key is None else as_public(key)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             scan.size = os.fstat(f.fileno()).st_size
             data = f.read(MAX_MANIFEST_FILE + 1)
     except OSError as exc:
@@ -384,32 +426,35 @@ def scan_manifest(path: Path, key: Ed25519PublicKey | None) -> ManifestScan:
         scan.findings.append(Finding(MALFORMED, None, "manifest file too large"))
         return scan
     scan.sha256 = sha256(data)
-    if data[:MAGIC_LEN] != MANIFEST_MAGIC:
+    version = MANIFEST_VERSIONS.get(data[:MAGIC_LEN], 0)
+    scan.version = version
+    if not version:
         scan.findings.append(Finding(MALFORMED, 0, "not a bodycam manifest (bad magic)"))
         return scan
+    slen = sig_len(version)
     recs = list(iter_records(io.BytesIO(data), len(data)))
     if len(recs) != 1 or not isinstance(recs[0], Record) or recs[0].tag != TAG_MANIFEST \
-            or len(recs[0].body) <= SIG_LEN:
+            or len(recs[0].body) <= slen:
         scan.findings.append(Finding(TAMPERED, MAGIC_LEN, "manifest is not exactly one "
                                      "signed manifest record (cut, extended or altered)"))
         return scan
     body = recs[0].body
-    mjson, msig = body[:-SIG_LEN], body[-SIG_LEN:]
+    mjson, msig = body[:-slen], body[-slen:]
     doc: dict[str, Any] | None
     try:
-        doc = schema.check_manifest(canonical.decode_object(mjson))
+        doc = schema.check_manifest(canonical.decode_object(mjson), version)
         err = ""
     except CanonicalError as exc:
         doc, err = None, str(exc)
-    if key is None:
-        key = _embedded_key(doc) if doc is not None else None
-        if key is None:
+    if pkey is None:
+        pkey = embedded_key(doc)
+        if pkey is None:
             scan.findings.append(Finding(MALFORMED, MAGIC_LEN, f"manifest unreadable: {err}"))
             return scan
-    msg = manifest_message(mjson)
-    if not _verifies(key, msig, msg):
-        kind, text = _signature_problem(doc, key, msig, msg, "manifest")
-        scan.findings.append(Finding(kind, MAGIC_LEN, text))
+    msg = manifest_message(mjson, version)
+    if not verifies(pkey, msig, msg, version):
+        foreign, text = signature_problem(doc, pkey, msig, msg, "manifest", version)
+        scan.findings.append(Finding(FOREIGN if foreign else TAMPERED, MAGIC_LEN, text))
         return scan
     if doc is None:
         scan.findings.append(Finding(MALFORMED, MAGIC_LEN, f"manifest is signed but invalid: "

@@ -7,12 +7,14 @@ of exactly these types is *malformed*; checking here keeps every later
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Any
 
 from evidence.canonical import CanonicalError
 from evidence.primitives import (
     FORMAT_VERSION,
+    FORMAT_VERSION_2,
     HPKE_SUITE_NAME,
     NONCE_PREFIX_LEN,
     PAYLOAD_AEAD_NAME,
@@ -20,14 +22,22 @@ from evidence.primitives import (
 )
 
 CONTAINER = "video/mp2t"
-_HEX = re.compile(r"^[0-9a-f]*$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SEG_FILE = re.compile(r"^seg-[0-9]{6}\.bcs$")
+_HEX = re.compile(r"[0-9a-f]*")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SEG_FILE = re.compile(r"seg-[0-9]{6}\.bcs")
+
+
+class ClockSource(enum.Enum):
+    """How far a recording's UTC can be trusted (v2: exactly one of these)."""
+
+    NTP = "ntp"
+    RTC = "rtc"
+    UNSYNCED = "unsynced"
 
 
 def _hex(n_bytes: int) -> Any:
     def check(v: Any) -> bool:
-        return isinstance(v, str) and len(v) == 2 * n_bytes and bool(_HEX.match(v))
+        return isinstance(v, str) and len(v) == 2 * n_bytes and bool(_HEX.fullmatch(v))
     return check
 
 
@@ -50,7 +60,7 @@ def _short_str(limit: int) -> Any:
 
 
 def _ident(v: Any) -> bool:
-    return isinstance(v, str) and bool(_ID.match(v))
+    return isinstance(v, str) and bool(_ID.fullmatch(v))
 
 
 def _const(value: Any) -> Any:
@@ -98,7 +108,7 @@ TRAILER = {
 MANIFEST_SEGMENT = {
     "chunks": _uint,
     "complete": _bool,
-    "file": lambda v: isinstance(v, str) and bool(_SEG_FILE.match(v)),
+    "file": lambda v: isinstance(v, str) and bool(_SEG_FILE.fullmatch(v)),
     "first_pts_us": _opt_int,
     "frames": _uint,
     "index": _uint,
@@ -107,6 +117,28 @@ MANIFEST_SEGMENT = {
     "sha256": _hex(32),
     "size": _uint,
 }
+
+def _clock_source(v: Any) -> bool:
+    return v in {c.value for c in ClockSource}
+
+
+def _key_alg(v: Any) -> bool:
+    return v in ("ed25519", "ecdsa-p256-sha256")
+
+
+def _device_key(v: Any) -> bool:
+    return _hex(32)(v) or _hex(65)(v)
+
+
+def _counter_kind(v: Any) -> bool:
+    return v in ("tpm-nv", "file")
+
+
+_V2_SIGNER = {"counter": _uint, "counter_kind": _counter_kind, "device_key": _device_key,
+              "device_key_alg": _key_alg, "format_version": _const(FORMAT_VERSION_2),
+              "clock_source": _clock_source}
+
+HEADER_V2 = {**HEADER, **_V2_SIGNER, "chunk_key": _hex(32)}
 
 BOOKMARK = {"label": _short_str(200), "pts_us": _int, "utc_us": _int}
 GAP = {"end_pts_us": _int, "reason": _short_str(200), "start_pts_us": _int}
@@ -134,6 +166,12 @@ MANIFEST = {
 }
 
 
+MANIFEST_V2 = {**MANIFEST, **_V2_SIGNER}
+
+EVENT_BOOKMARK = {**BOOKMARK, "kind": _const("bookmark")}
+EVENT_GAP = {**GAP, "kind": _const("gap")}
+
+
 def check(doc: dict[str, Any], spec: dict[str, Any], what: str) -> dict[str, Any]:
     """Raise CanonicalError unless ``doc`` has exactly the fields of ``spec``, well typed."""
     if set(doc) != set(spec):
@@ -147,9 +185,9 @@ def check(doc: dict[str, Any], spec: dict[str, Any], what: str) -> dict[str, Any
     return doc
 
 
-def check_manifest(doc: dict[str, Any]) -> dict[str, Any]:
+def check_manifest(doc: dict[str, Any], version: int = FORMAT_VERSION) -> dict[str, Any]:
     """Check a manifest including its lists."""
-    check(doc, MANIFEST, "manifest")
+    check(doc, MANIFEST if version == 1 else MANIFEST_V2, "manifest")
     for entry in doc["segments"]:
         if not isinstance(entry, dict):
             raise CanonicalError("manifest: segment entry is not an object")

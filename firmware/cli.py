@@ -59,16 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     kd.add_argument("--device-id", required=True)
     kd.add_argument("--custodian-pub", type=Path, required=True)
     kd.add_argument("--out", type=Path, required=True)
+    kd.add_argument("--key-store", choices=("file", "tpm"), default="file",
+                    help="tpm: an ECDSA P-256 key made inside the TPM named by BODYCAM_TPM_TCTI "
+                    "(never leaves it); file: an Ed25519 key file (development and demo only)")
 
     v = sub.add_parser("verify", help="check evidence: signatures, chains, completeness",
                        description="Check every recording and the audit log under DIR without "
                        "any decryption key. Exit 0 all intact, 1 integrity problem, 2 usage or "
-                       "input error, 3 incomplete (power loss) but untampered.")
+                       "input error, 3 incomplete (power loss) but untampered, 4 identity not established "
+                       "(no --device-pub).")
     v.add_argument("dir", type=Path, help="a device's offloaded data directory")
     v.add_argument("--device-pub", type=Path, action="append", default=[],
                    help="the device.pub registered for the camera (repeat for several "
                    "cameras); without it the identity is not independently pinned")
     v.add_argument("--json", action="store_true", help="print the result as JSON")
+    v.add_argument("--receipt-out", type=Path, help="write what was verified (device, last "
+                   "recording, counter, chain and audit heads): the anchor for --since")
+    v.add_argument("--since", type=Path, help="a receipt from an earlier verify: prove that "
+                   "everything after it is present and continuous")
 
     rp = sub.add_parser("report", help="a self-contained HTML page on what happened to each "
                         "recording (docs/CLI.md)")
@@ -135,6 +143,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def _cmd_keys(args: argparse.Namespace) -> int:
     from evidence import keys
+    from evidence.signer import FILE_KEY_WARNING
 
     if args.kind == "custodian":
         priv, pub = keys.create_custodian(args.out)
@@ -143,9 +152,15 @@ def _cmd_keys(args: argparse.Namespace) -> int:
         print("Keep the private key in the evidence office. It must NEVER be copied to a device;")
         print("give devices only the public key.")
     else:
-        paths = keys.create_device(args.device_id, args.custodian_pub, args.out)
-        for path in paths:
+        store = keys.KeyStore(args.key_store)
+        paths = keys.create_device(args.device_id, args.custodian_pub, args.out, store)
+        for path in paths[1:]:
             print(f"wrote {path}")
+        if store is keys.KeyStore.TPM:
+            print("The device key was made inside the TPM and cannot leave it; tpm.json holds "
+                  "only its wrapped blob.")
+        else:
+            print(f"WARNING: {FILE_KEY_WARNING}")
         print(f"Register {args.out / 'device.pub'} with the evidence office for device {args.device_id}.")
     return 0
 
@@ -162,7 +177,17 @@ def _report(report, as_json: bool) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from office.verify import verify_tree
 
-    return _report(verify_tree(args.dir, args.device_pub), args.json)
+    report = verify_tree(args.dir, args.device_pub, args.since)
+    code = _report(report, args.json)
+    if args.receipt_out is not None:
+        from evidence.errors import EXIT_INCOMPLETE, EXIT_OK, BodycamError
+        if code not in (EXIT_OK, EXIT_INCOMPLETE) or report.receipt is None:
+            raise BodycamError(f"{args.receipt_out}: no receipt written: only evidence that "
+                               "verified against a pinned --device-pub gets one", exit_code=code)
+        from evidence.fsutil import write_new_file
+        write_new_file(args.receipt_out, report.receipt.to_bytes())
+        print(f"receipt written to {args.receipt_out}", file=sys.stderr)
+    return code
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

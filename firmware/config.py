@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import BodycamError
+from evidence.fsutil import read_regular
+
+MAX_CONFIG = 1 << 20
 
 
 class ConfigError(BodycamError):
@@ -125,6 +128,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "identity": {
         "dir": Key(str, "/etc/bodycam/identity", "Device identity directory (bodycam keys device)."),
+        "tpm_tcti": Key(str, "", "TPM of a --key-store tpm identity, as a TCTI string (e.g. "
+                        "device:/dev/tpmrm0); empty: the BODYCAM_TPM_TCTI environment variable."),
     },
     "watermark": {
         "enabled": Key(bool, True, "Burn each frame's UTC capture time, the device id and (when not "
@@ -193,6 +198,8 @@ def parse(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML ({e}); fix the syntax and try again") from None
+    except RecursionError:  # nesting deeper than the parser can follow
+        raise ConfigError(f"{source}: not a bodycam configuration (nested too deeply)") from None
     conf = {sec: dict(keys) for sec, keys in (base or defaults()).items()}
     for section, table in data.items():
         where = f"{source} line {_line_of(text, section, None) or '?'}"
@@ -290,7 +297,8 @@ def load(path: Path | str, base: dict[str, dict[str, Any]] | None = None) -> dic
     """Read and check a configuration file (missing keys from ``base``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # A regular file of sane size only: a FIFO would block the loop, /dev/zero fill RAM.
+        text = read_regular(path, MAX_CONFIG).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found; pass an existing --config FILE") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -137,6 +137,7 @@ class Daemon:
         self._reload: dict[str, dict[str, Any]] | None = None
         self._stopped = False
         self.started_at = clock.monotonic()
+        self._last_checkpoint: float | None = clock.monotonic()  # entries since: one a minute
         self.summary = Summary([], 0, [])
 
     # -- life cycle ------------------------------------------------------------------------
@@ -145,7 +146,8 @@ class Daemon:
         """Start the camera and the button, and begin pre-recording."""
         cam = self.conf["camera"]
         self.started_at = self.clock.monotonic()
-        self._audit("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds)
+        self._audit("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds,
+                    **key_store_note(self.store))
         if not self.storage.ensure_reserve():
             log.warning("no room for the %d MiB storage reserve", self.conf["storage"]["reserve_mib"])
         self._check_storage(self.clock.monotonic())
@@ -446,6 +448,7 @@ class Daemon:
         # recording's timeline.
         self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3),
                     press_pts_us=trigger_us, now_pts_us=self._sensor_us(self.clock.monotonic()))
+        self._checkpoint()
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
@@ -724,6 +727,9 @@ class Daemon:
             self.audit.append(event, **fields)
         except OSError as e:
             log.error("audit log write failed (%s): %s %s", e, event, fields)
+            return
+        if checkpoint_due(self._last_checkpoint, self.clock.monotonic()):
+            self._checkpoint()
 
     def _camera_stalled(self, now: float) -> None:
         """No packets for ``camera.stall_seconds``: close the segment, restart the camera.
@@ -778,10 +784,16 @@ class Daemon:
             self.on_state(self.state)
 
     def _checkpoint(self) -> None:
-        # A signed checkpoint pins the audit chain so far to this device's key.
+        # A signed checkpoint pins the audit chain so far, the counter, the last
+        # recording number and the evidence chain head to this device's key.
+        self._last_checkpoint = self.clock.monotonic()
         if getattr(self.audit, "signer", None) is not None:
+            chain = getattr(self.store, "chain", None)
             try:
-                self.audit.checkpoint()
+                if chain is None:
+                    self.audit.checkpoint()
+                else:
+                    self.audit.checkpoint(chain.recording_seq, chain.head.hex())
             except OSError as e:
                 log.error("audit checkpoint failed: %s", e)
 
@@ -809,6 +821,27 @@ def cue_pins(cues: dict[str, Any]) -> dict[str, int | None]:
     """The ``[cues]`` section's pins by line name; None where not fitted (-1)."""
     return {name: (cues[f"{name}_pin"] if cues[f"{name}_pin"] >= 0 else None)
             for name in ("led", "vibration", "buzzer")}
+
+
+#: Entries written this long after the last checkpoint get one (FORMAT.md §10).
+CHECKPOINT_EVERY_S = 60.0
+
+
+def checkpoint_due(last: float | None, now: float) -> bool:
+    """True when entries have been written for a minute without a signed checkpoint."""
+    return last is not None and now - last >= CHECKPOINT_EVERY_S
+
+
+def key_store_note(store: Any) -> dict[str, str]:
+    """What the boot audit entry says about where the device key lives."""
+    from evidence.signer import FILE_KEY_WARNING, KeyStore
+    ident = getattr(store, "identity", None)
+    if ident is None:
+        return {}
+    note = {"key_store": ident.key_store.value}
+    if ident.key_store is KeyStore.FILE:
+        note["key_warning"] = FILE_KEY_WARNING
+    return note
 
 
 def default_audit_path(data_dir: Path) -> Path:

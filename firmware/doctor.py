@@ -227,25 +227,38 @@ def check_storage(data_dir: Path, conf: dict[str, dict[str, Any]], *, device: bo
 # -- keys, clock, service ----------------------------------------------------------------------
 
 
-def check_identity(identity_dir: Path, *, device: bool) -> Check:
-    """The device identity loads (``evidence.keys.load_identity``): the daemon may record."""
+def check_identity(identity_dir: Path, *, device: bool, tcti: str | None = None) -> Check:
+    """The device identity loads (``evidence.keys.load_identity``: the key, in a TPM
+    or a file, and custodian.pub matching the identity): the daemon may record."""
     from evidence import keys
     from evidence.errors import KeyFileError
     from evidence.primitives import key_id, x25519_raw
+    from evidence.signer import FILE_KEY_WARNING, KeyStore, sign2
 
     try:
-        ident = keys.load_identity(identity_dir)
+        ident = keys.load_identity(identity_dir, tcti)
     except KeyFileError as e:
         return failed("identity", e.message,
                       "provision the device: deploy.sh --device-id ID --custodian-pub FILE")
     if device:
+        secret = keys.DEVICE_KEY if ident.key_store is KeyStore.FILE else "tpm.json"
         problem = (_service_user_lacks(identity_dir, 1)
-                   or _service_user_lacks(identity_dir / keys.DEVICE_KEY, 4))
+                   or _service_user_lacks(identity_dir / secret, 4))
         if problem:
             return failed("identity", problem, "run deploy.sh again (it sets root:bodycam 0640)")
+    probe = b"bodycam doctor probe"
+    try:  # the key must sign, and what it signs must verify (a TPM that answers wrongly fails)
+        ok = ident.public.verify2(sign2(ident.device_signer, probe), probe)
+    except KeyFileError as e:
+        return failed("identity", e.message, "check the TPM (BODYCAM_TPM_TCTI) and the identity")
+    if not ok:
+        return failed("identity", "the device key's signature does not verify with device.pub",
+                      "recreate the identity with 'bodycam keys device'")
     kid = key_id(x25519_raw(ident.custodian_public_key))
+    where = ("key inside the TPM (ECDSA P-256, not exportable)"
+             if ident.key_store is KeyStore.TPM else f"WARNING: {FILE_KEY_WARNING}")
     return passed("identity", f"device {ident.device_id} in {identity_dir}; "
-                  f"custodian key {kid[:16]}")
+                  f"custodian key {kid[:16]}; {where}")
 
 
 def check_clock(clock: Any) -> Check:
@@ -637,7 +650,8 @@ def diagnose(args: argparse.Namespace) -> Report:
 
             clock = SystemClock()
         checks.append(check_clock(clock))
-        checks.append(check_identity(identity_dir, device=not sim))
+        checks.append(check_identity(identity_dir, device=not sim,
+                                     tcti=conf["identity"].get("tpm_tcti") or None))
         checks.append(check_storage(data_dir, conf, device=not sim))
         if busy:
             checks.extend(hardware_busy())

@@ -60,16 +60,19 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
                            f"({e.strerror}); choose another --data-dir") from None
     identity, problem = None, None
     try:
-        identity = keys.load_identity(Path(conf["identity"]["dir"]))
+        identity = keys.load_identity(Path(conf["identity"]["dir"]),
+                                      conf["identity"].get("tpm_tcti") or None)
     except KeyFileError as e:
         problem = f"no usable device identity, recording disabled: {e.message}"
-    audit = AuditLog(default_audit_path(data_dir), identity.signing_key if identity else None,
-                     clock=clock)
-    for note in audit.notes:
-        log.warning("audit log: %s", note)
     store = None
     if identity is not None:
-        store = EvidenceStore(data_dir, identity)
+        store = EvidenceStore(data_dir, identity, now=clock.time, audit_clock=clock)
+        audit = store.audit  # one writer for the file: the store signs its checkpoints
+    else:
+        audit = AuditLog(default_audit_path(data_dir), None, clock=clock)
+    for note in audit.notes:
+        log.warning("audit log: %s", note)
+    if store is not None:
         for line in store.recover():
             log.warning("recovery: %s", line)
             audit.append("recovery", detail=line)
@@ -263,6 +266,8 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
             daemon.request_reload(load_config(args))
         except BodycamError as e:
             log.error("SIGHUP: configuration not reloaded: %s", e.message)
+        except Exception as e:  # a pathological file must never end the daemon
+            log.error("SIGHUP: configuration not reloaded: %s", " ".join(str(e).split())[:200])
 
     progress = SILENT
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}

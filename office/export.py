@@ -29,10 +29,12 @@ from evidence.errors import (
     EXIT_OK,
     EXIT_USAGE,
     BodycamError,
+    EXIT_UNPINNED,
     EvidenceInputError,
     OutputExistsError,
     WrongKeyError,
 )
+from evidence.fsutil import write_new_file
 from evidence.keys import load_custodian_private
 from evidence.primitives import (
     chunk_aad,
@@ -91,10 +93,12 @@ class ExportReport:
         """1 if anything failed integrity or export, 2 if a recording is sealed to
         another custodian key, 3 if something was incomplete, else 0."""
         if any(i.outcome in (REFUSED, FAILED) or (i.verification not in ("intact", TRUNCATED))
-               for i in self.items):
+               for i in self.items) or self.verify.exit_code == EXIT_INTEGRITY:
             return EXIT_INTEGRITY
         if any(i.outcome == OTHER_KEY for i in self.items):
             return EXIT_USAGE
+        if not self.verify.pinned:
+            return EXIT_UNPINNED
         if any(i.verification == TRUNCATED for i in self.items):
             return EXIT_INCOMPLETE
         return EXIT_OK
@@ -257,6 +261,9 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
         item.message = f"{mp4.name} is already in {out_dir}; left as it is"
         return item
     for p in (mp4, side):
+        if p.is_symlink():
+            raise OutputExistsError(f"{p} is a symbolic link; export writes nothing through "
+                                    "one (remove it or choose another --out)")
         if p.exists():
             raise OutputExistsError(f"{p} already exists without its pair; refusing to "
                                     "overwrite an export; move it away or choose another --out")
@@ -276,7 +283,7 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
         digest = _sha256_file(tmp_mp4)
         os.replace(tmp_mp4, mp4)
         doc = _sidecar(result, mp4, digest, res.frames, res.duration_s, res.fps, item.forced)
-        side.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_new_file(side, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
     except _Fail as exc:
         item.message = str(exc)
         return item
@@ -308,6 +315,9 @@ def export_tree(root: Path, custodian_key: Path, out_dir: Path, device_pubs: lis
                             f"key {other[:16]}…, the key given is {my_kid[:16]}…; use the "
                             "custodian.key whose custodian.pub was given to the device")
     out_dir = Path(out_dir)
+    if out_dir.is_symlink():
+        raise EvidenceInputError(f"{out_dir}: is a symbolic link; give the real output "
+                                 "directory (export writes nothing through a link)")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

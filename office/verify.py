@@ -18,28 +18,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from evidence.auditlog import AuditReport, verify_audit_log
 from evidence.check import (
     INTACT,
     SEG_FILE,
+    Problem,
     RecordingCheck,
     check_chain,
     check_recording,
     peek_json,
 )
+from evidence.continuity import Receipt, check_continuity, load_receipt, make_receipt
 from evidence.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTEGRITY,
     EXIT_OK,
+    EXIT_UNPINNED,
     EvidenceInputError,
     KeyFileError,
 )
-from evidence.keys import DEVICE_PUB, load_device_pub
+from evidence.keys import DEVICE_PUB, load_device_pub, load_device_pub_full
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
-from evidence.reader import TRUNCATED, raw_public
+from evidence.reader import TRUNCATED
+from evidence.sigcheck import embedded_key
+from evidence.signer import PublicKey
 
 PINNED = "pinned (--device-pub)"
 TREE_PUB = "device.pub found in the tree: identity NOT independently pinned"
@@ -128,13 +131,20 @@ class VerifyReport:
     recordings: list[RecordingResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     audit: AuditReport | None = None  # the device's audit log, if the tree has one
+    tree_problems: list[Problem] = field(default_factory=list)  # across recordings and log
+    pinned: bool = True
+    receipt: Receipt | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 all intact, 1 integrity problem, 3 incomplete but untampered."""
+        """0 all intact, 1 integrity problem, 3 incomplete but untampered, 4 nothing
+        tampered found but the identity was not pinned."""
         statuses = {r.status for r in self.recordings}
-        if statuses - {INTACT, TRUNCATED} or (self.audit is not None and not self.audit.ok):
+        if statuses - {INTACT, TRUNCATED} or (self.audit is not None and not self.audit.ok) \
+                or any(p.kind != TRUNCATED for p in self.tree_problems):
             return EXIT_INTEGRITY
+        if not self.pinned:
+            return EXIT_UNPINNED
         if TRUNCATED in statuses:
             return EXIT_INCOMPLETE
         return EXIT_OK
@@ -154,7 +164,9 @@ class VerifyReport:
             "problems": self.audit.problems, "notes": self.audit.notes}
         return {"root": str(self.root), "exit_code": self.exit_code, "counts": self.counts(),
                 "notes": self.notes, "recordings": [r.as_dict() for r in self.recordings],
-                "audit_log": audit}
+                "audit_log": audit, "identity_established": self.pinned,
+                "continuity": [{"kind": p.kind, "file": p.file, "place": p.place,
+                                "message": p.message} for p in self.tree_problems]}
 
     def to_json(self) -> str:
         """The report as JSON text (``--json``)."""
@@ -177,9 +189,11 @@ class VerifyReport:
                          f"checkpoint(s) verified, {a.unsigned_tail} entries after the last")
             lines += [f"    {AUDIT_LOG}: {p}" for p in a.problems]
             lines += [f"    note: {n}" for n in a.notes]
+        lines += [f"continuity: {p.text()}" for p in self.tree_problems]
         summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         verdict = {EXIT_OK: "all intact", EXIT_INCOMPLETE: "incomplete but untampered",
-                   EXIT_INTEGRITY: "INTEGRITY PROBLEM"}[self.exit_code]
+                   EXIT_INTEGRITY: "INTEGRITY PROBLEM",
+                   EXIT_UNPINNED: "identity not established (pass --device-pub)"}[self.exit_code]
         lines.append(f"{len(self.recordings)} recording(s): {summary or 'none'} -> {verdict} "
                      f"(exit {self.exit_code})")
         return lines
@@ -189,26 +203,43 @@ class VerifyReport:
 AUDIT_LOG = "audit.log"
 
 
-def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
-    pins: dict[str, Ed25519PublicKey] = {}
+def _load_pins(paths: list[Path]) -> dict[str, PublicKey]:
+    pins: dict[str, PublicKey] = {}
     for path in paths:
         device_id, key = load_device_pub(Path(path))
-        if device_id in pins and raw_public(pins[device_id]) != raw_public(key):
+        if device_id in pins and pins[device_id] != key:
             raise KeyFileError(f"{path}: a second, different key for device "
                                f"{device_id!r}; give one device.pub per device")
         pins[device_id] = key
     return pins
 
 
-def find_recordings(root: Path) -> tuple[list[Path], list[Path]]:
-    """Recording directories and device.pub files under ``root``."""
+def find_recordings(root: Path, problems: list[Problem] | None = None
+                    ) -> tuple[list[Path], list[Path]]:
+    """Recording directories and device.pub files under ``root``. A folder that cannot
+    be read, or a symbolic link to one (never followed), goes into ``problems``: what
+    cannot be looked at is never silently passed over."""
     recs, pubs = [], []
+    found = problems if problems is not None else []
     denied: list[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=denied.append):
+
+    def unreadable(exc: OSError) -> None:
+        if isinstance(exc, PermissionError):  # the custodian's account, not the evidence
+            denied.append(exc)
+            return
+        found.append(Problem("malformed", _rel_to(exc.filename, root), "",
+                             f"folder cannot be read: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames.sort()
+        for name in list(dirnames):
+            if (Path(dirpath) / name).is_symlink():
+                found.append(Problem("malformed", _rel_to(Path(dirpath) / name, root), "",
+                                     "symbolic link to a folder: not followed"))
+                dirnames.remove(name)
         if DEVICE_PUB in filenames:
             pubs.append(Path(dirpath) / DEVICE_PUB)
-        if MANIFEST_NAME in filenames or any(SEG_FILE.match(f) for f in filenames):
+        if MANIFEST_NAME in filenames or any(SEG_FILE.fullmatch(f) for f in filenames):
             recs.append(Path(dirpath))
     for exc in denied:  # a folder we may not read is not "no recordings"
         if isinstance(exc, PermissionError):
@@ -220,8 +251,16 @@ def _denied(path: object) -> EvidenceInputError:
     return EvidenceInputError(f"{path}: permission denied: run as root or the bodycam user")
 
 
-def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
-    """Check every recording under ``root``; pinned keys come from ``device_pubs``."""
+def _rel_to(path: Any, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except (ValueError, TypeError):
+        return str(path)
+
+
+def verify_tree(root: Path, device_pubs: list[Path], since: Path | None = None) -> VerifyReport:
+    """Check every recording under ``root``; pinned keys come from ``device_pubs``;
+    ``since``: a receipt from an earlier verification, everything after it must be here."""
     root = Path(root)
     try:
         os.stat(root)
@@ -233,16 +272,20 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
         raise EvidenceInputError(f"{root}: no such directory; give the offloaded data "
                                  "directory of a device")
     pins = _load_pins(list(device_pubs))
-    rec_dirs, pub_files = find_recordings(root)
-    if not rec_dirs and not (root / AUDIT_LOG).is_file():  # a log alone is still checked
+    custodians = {pub.device_id: pub.custodian_key_id
+                   for pub in (load_device_pub_full(Path(p)) for p in device_pubs)}
+    receipt = load_receipt(since) if since is not None else None
+    walk_problems: list[Problem] = []
+    rec_dirs, pub_files = find_recordings(root, walk_problems)
+    if not rec_dirs and not walk_problems and not (root / AUDIT_LOG).is_file():
         raise EvidenceInputError(f"{root}: no bodycam recordings found; give the "
                                  "offloaded data directory of a device (it holds "
                                  "recordings/<id>/seg-*.bcs and manifest.bcm)")
-    report = VerifyReport(root)
+    report = VerifyReport(root, pinned=bool(pins), tree_problems=walk_problems)
     if not rec_dirs:
         report.notes.append("no recordings in this data directory: only its audit log "
                             "was checked")
-    tree_keys: dict[str, Ed25519PublicKey] = {}
+    tree_keys: dict[str, PublicKey] = {}
     if not pins:
         for path in pub_files:
             try:
@@ -263,6 +306,7 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
             except OSError as exc:
                 rec.add("malformed", rec.rel, "", f"cannot read the directory: "
                         f"{exc.strerror or exc}")
+            _check_custodian(rec, custodians.get(rec.device_id))
         checks.append(rec)
     by_device: dict[str, list[RecordingCheck]] = defaultdict(list)
     for rec in checks:
@@ -282,11 +326,44 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
             devices = set(keys)
         key = keys.get(next(iter(devices))) if len(devices) == 1 else None
         report.audit = verify_audit_log(root / AUDIT_LOG, key)
+    _continuity(report, checks, pins, receipt)
     return report
 
 
-def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
-                 tree_keys: dict[str, Ed25519PublicKey]) -> Ed25519PublicKey | None:
+def _check_custodian(rec: RecordingCheck, registered: str | None) -> None:
+    """Every header must be sealed to the custodian key registered with the device."""
+    if registered is None:
+        return
+    for scan in rec.scans:
+        if scan.header is not None and scan.header["custodian_key_id"] != registered:
+            rec.add("tampered", f"{rec.rel}/{scan.path.name}", "header",
+                    f"sealed to custodian key {scan.header['custodian_key_id'][:16]}, not "
+                    f"{registered[:16]} registered in device.pub (custodian.pub was replaced)")
+
+
+def _continuity(report: VerifyReport, checks: list[RecordingCheck],
+                pins: dict[str, PublicKey], receipt: Receipt | None) -> None:
+    """Across the tree: the log present, counters and numbers continuous, the receipt's
+    successors all here; then the receipt for what was verified."""
+    devices = sorted({r.device_id for r in checks if r.device_id})
+    v2 = any(s.version == 2 for r in checks for s in r.scans)
+    if v2 and report.audit is None:
+        report.tree_problems.append(Problem("missing", AUDIT_LOG, "", "the device's audit log "
+                                            "is not in the tree (a data directory holds it)"))
+    if receipt is not None and devices != [receipt.device_id]:
+        report.tree_problems.append(Problem("foreign", "", "receipt", f"the receipt is for "
+                                            f"{receipt.device_id!r}, the tree holds {devices}"))
+        return
+    if len(devices) != 1:
+        return
+    audit = report.audit
+    report.tree_problems += check_continuity(checks, audit, receipt,
+                                             audit.clock_steps if audit else 0)
+    report.receipt = make_receipt(devices[0], checks, audit)
+
+
+def _resolve_key(rec: RecordingCheck, pins: dict[str, PublicKey],
+                 tree_keys: dict[str, PublicKey]) -> PublicKey | None:
     """Pick the key a recording is checked against, and say where it came from."""
     doc = peek_json(rec.dir / MANIFEST_NAME)
     if doc is None:
@@ -312,10 +389,8 @@ def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
         rec.key_source = TREE_PUB
         return tree_keys[rec.device_id]
     rec.key_source = EMBEDDED
-    try:
-        embedded = bytes.fromhex(doc["device_key"]) if doc else b""
-        key = Ed25519PublicKey.from_public_bytes(embedded)
-    except (ValueError, KeyError, TypeError):
+    key = embedded_key(doc)
+    if key is None:
         return None
-    rec.notes.append(f"checked against key {key_id(embedded)[:16]} named in the files")
+    rec.notes.append(f"checked against key {key_id(key.raw)[:16]} named in the files")
     return key

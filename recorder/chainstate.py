@@ -14,7 +14,7 @@ from pathlib import Path
 
 from evidence import canonical
 from evidence.canonical import CanonicalError
-from evidence.fsutil import atomic_write
+from evidence.fsutil import atomic_write, read_regular
 from evidence.primitives import HASH_LEN
 
 CHAIN_FILE = "chain.json"
@@ -49,9 +49,15 @@ def load_chain(data_dir: Path, device_id: str) -> tuple[ChainState, str | None]:
     """
     path = Path(data_dir) / CHAIN_FILE
     try:
-        data = path.read_bytes()
+        data = read_regular(path, 64 * 1024)
     except FileNotFoundError:
         return ChainState(device_id), None
+    except OSError as exc:  # a directory, FIFO or link where the file should be
+        problem = exc.strerror or str(exc)
+        aside = path.with_name(f"{CHAIN_FILE}.unreadable-{os.getpid()}")
+        os.replace(path, aside)
+        return ChainState(device_id), (f"chain state {path} unusable ({problem}); moved "
+                                       f"aside as {aside.name}, rebuilt from the recordings")
     try:
         doc = canonical.decode_object(data.rstrip(b"\n"))
         head = bytes.fromhex(doc["head"])

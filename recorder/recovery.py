@@ -14,52 +14,37 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evidence import canonical
-from evidence.canonical import CanonicalError
+from evidence.auditlog import iter_checkpoints
 from evidence.fsutil import sha256_file
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
-from evidence.reader import scan_segment
+from evidence.reader import SegmentScan, scan_manifest, scan_segment
 
 if TYPE_CHECKING:
     from recorder.store import EvidenceStore
 
 _REC_DIR = re.compile(r"^([0-9]{6,})-")
-_SEG_FILE = re.compile(r"^seg-([0-9]{6})\.bcs$")
+_SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
 RECOVERY_NOTE = ("closed by recovery at boot: the recording was interrupted (power loss or "
                  "crash); files are listed as found")
 
 
-def _events(recording_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Bookmarks and gaps from events.jsonl; flags a torn last line."""
-    from recorder.store import EVENTS
+def _events(scans: list[tuple[int, SegmentScan]]) -> tuple[list[dict[str, Any]],
+                                                            list[dict[str, Any]]]:
+    """Bookmarks and gaps as signed into the segments (never from events.jsonl)."""
     marks: list[dict[str, Any]] = []
     gaps: list[dict[str, Any]] = []
-    torn = False
-    try:
-        data = (recording_dir / EVENTS).read_bytes()
-    except OSError:
-        return marks, gaps, torn
-    for line in data.split(b"\n"):
-        if not line:
-            continue
-        try:
-            doc = canonical.decode_object(line)
-            kind = doc.pop("kind")
-        except (CanonicalError, KeyError):
-            torn = True
-            continue
-        if kind == "bookmark" and set(doc) == {"label", "pts_us", "utc_us"}:
-            marks.append(doc)
-        elif kind == "gap" and set(doc) == {"end_pts_us", "reason", "start_pts_us"}:
-            gaps.append(doc)
-    return marks, gaps, torn
+    for _, scan in scans:
+        for event in scan.events:
+            doc = {k: v for k, v in event.items() if k != "kind"}
+            (marks if event["kind"] == "bookmark" else gaps).append(doc)
+    return marks, gaps
 
 
 def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | None:
     from recorder.store import read_recording_info
-    own_key = store.identity.signing_key.public_key()
+    own_key = store.identity.public
     seg_files = sorted((int(m.group(1)), p) for p in rec_dir.iterdir()
-                       if (m := _SEG_FILE.match(p.name)))
+                       if (m := _SEG_FILE.fullmatch(p.name)))
     info = read_recording_info(rec_dir)
     if not seg_files and info is None:
         leftovers = list(rec_dir.iterdir())
@@ -72,36 +57,82 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
             return f"removed empty recording directory {rec_dir.name} (left by a crash)"
         return f"left {rec_dir.name} alone: no segments and no recording.json"
     scans = [(index, scan_segment(path, own_key)) for index, path in seg_files]
+    # Start values come from a signed header only: recording.json is a cache an
+    # attacker can edit. Without any verified header there is no footage to
+    # describe; the manifest then says the start is unknown.
     header = next((s.header for _, s in scans if s.header is not None), None)
-    base = info or header or {}
-    start_prev = base.get("start_prev_hash")
-    if start_prev is None and scans and scans[0][1].header is not None:
+    base = header or {"clock_source": "unsynced", "utc_start_us": 0, "start_pts_us": 0}
+    start_prev = None
+    if scans and scans[0][1].header is not None:
         start_prev = scans[0][1].header["prev_hash"]
-    marks, gaps, torn = _events(rec_dir)
+    elif info is not None and not scans:
+        start_prev = info.get("start_prev_hash")  # nothing recorded: only the link
+    marks, gaps = _events(scans)
     fields = {
         "bookmarks": marks,
-        "clock_source": str(base.get("clock_source", "unknown"))[:32],
+        "clock_source": base["clock_source"],
+        "counter": store.counter.next(),
+        "counter_kind": store.counter.kind.value,
         "device_id": store.identity.device_id,
         "device_key": store.identity.public_key_raw.hex(),
+        "device_key_alg": store.identity.public.alg.label,
         "finished_utc_us": int(round(store.now() * 1_000_000)),
         "gaps": gaps,
         "note": RECOVERY_NOTE,
-        "recording_id": rec_dir.name,
-        "recording_seq": seq,
+        "recording_id": header["recording_id"] if header else rec_dir.name,
+        "recording_seq": header["recording_seq"] if header else seq,
         "recovered": True,
         "start_prev_hash": start_prev or store.chain.head.hex(),
         "start_pts_us": int(base.get("start_pts_us", 0)),
         "utc_start_us": int(base.get("utc_start_us", 0)),
     }
     entries = [SegmentEntry.from_scan(index, scan) for index, scan in scans]
-    store.write_manifest(rec_dir, manifest_bytes(fields, entries, store.identity.signing_key))
+    store.write_manifest(rec_dir, manifest_bytes(fields, entries, store.identity.device_signer))
     cut = [e for e in entries if not e.complete]
     frames = sum(e.frames for e in entries)
     what = (f"{len(cut)} segment(s) cut ({', '.join(e.file for e in cut)})" if cut
             else "all segments complete" if frames else "no footage reached storage")
-    extra = "; torn last line in events.jsonl ignored" if torn else ""
+    extra = ""
     return (f"recovered recording {rec_dir.name}: {len(entries)} segment(s), {what}, "
             f"{frames} frames verified; recovered manifest written{extra}")
+
+
+def _newest_on_disk(store: EvidenceStore, recs: list[tuple[int, Path]]) -> tuple[int, int]:
+    """The highest counter value in the newest recordings and the audit log's
+    checkpoints, and the latest segment opening time (UTC µs) there."""
+    top, latest = 0, 0
+    for _, rec_dir in recs[-2:]:
+        for path in sorted(rec_dir.iterdir()):
+            if _SEG_FILE.fullmatch(path.name):
+                header = scan_segment(path, store.identity.public).header
+                top = max(top, header.get("counter", 0) if header else 0)
+                latest = max(latest, header["opened_utc_us"] if header else 0)
+        if manifest_path(rec_dir).exists():
+            doc = scan_manifest(manifest_path(rec_dir), store.identity.public).doc
+            top = max(top, doc.get("counter", 0) if doc else 0)
+    for doc in iter_checkpoints(store.audit.path):
+        top = max(top, doc.get("counter", 0))
+    return top, latest
+
+
+def _counter_at_boot(store: EvidenceStore, recs: list[tuple[int, Path]]) -> str | None:
+    """Compare the counter with what is on the card, and say in the signed log what
+    is missing: one value is what a power cut takes (the item being written when it
+    hit); more were removed, or the card was swapped, and stay a gap to the verifier."""
+    newest, latest_utc = _newest_on_disk(store, recs)
+    wall = int(store.now() * 1_000_000)
+    if wall < latest_utc:  # a clock that went back across the reboot is a clock step
+        store.audit.append("clock_step", step_s=round((wall - latest_utc) / 1e6, 3),
+                           source="boot", why="wall clock at boot is before the newest evidence")
+    now = store.counter.current()
+    if now <= newest:
+        return None
+    if now == newest + 1:
+        store.audit.lost.append(now)
+        return f"counter {now} is on no item: lost to the interruption"
+    store.audit.append("counter.gap", first=newest + 1, last=now,
+                       why="signed items missing at boot: removed from the card, or lost")
+    return f"counter values {newest + 1}..{now} are on no item on the card (logged)"
 
 
 def recover_store(store: EvidenceStore) -> list[str]:
@@ -113,10 +144,17 @@ def recover_store(store: EvidenceStore) -> list[str]:
         if path.is_dir() and m:
             recs.append((int(m.group(1)), path))
     recs.sort()
+    note = _counter_at_boot(store, recs)
+    if note:
+        lines.append(note)
     for seq, rec_dir in recs:
         if manifest_path(rec_dir).exists():
             continue
-        line = _recover_recording(store, rec_dir, seq)
+        try:
+            line = _recover_recording(store, rec_dir, seq)
+        except OSError:
+            store.audit.lost.append(store.counter.current())  # the manifest's value
+            raise
         if line:
             lines.append(line)
     chain = store.chain

@@ -88,6 +88,9 @@ class RecordingWriter:
         self._pending_frames = 0
         self._pending_first_us: int | None = None
         self._pending_last_us = 0
+        # A chunk whose write failed: retried as it was (same bytes, its nonce is spent)
+        # before anything newer, so new footage never needs that nonce again.
+        self._retry: tuple[bytes, int, int, int] | None = None
         self._closed = False
         self._gap: tuple[int | None, str] | None = None
         self.stats = RecordingStats()
@@ -150,6 +153,9 @@ class RecordingWriter:
             log.error("segment could not be closed (%s); it stays cut off at its last chunk", e)
             closed = False
             self.stats.frames -= self._pending_frames  # never reached storage
+            if self._retry is not None:
+                self.stats.frames -= self._retry[1]
+                self._retry = None
             self._seg = None
             self._mux = None
             self._pending.clear()
@@ -242,17 +248,34 @@ class RecordingWriter:
         self.stats.segments += 1
 
     def _seal(self) -> bool:
-        """Hand the pending TS bytes to the evidence layer as one chunk; False if none."""
+        """Hand the pending TS bytes to the evidence layer as one chunk; False if none.
+
+        A chunk whose write failed is written again first, unchanged."""
+        if self._retry is not None:
+            data, frames, first_us, last_us = self._retry
+            self._seg.write_chunk(data, frames=frames, first_pts_us=first_us,
+                                  last_pts_us=last_us)
+            self._retry = None
+            self.stats.chunks += 1
+            self.stats.bytes_sealed += len(data)
+            if not self._pending:
+                return True
         if not self._pending:
             return False
         data = b"".join(self._pending)
         first = self._pending_first_us
-        self._seg.write_chunk(
-            data,
-            frames=self._pending_frames,
-            first_pts_us=self._pending_last_us if first is None else first,
-            last_pts_us=self._pending_last_us,
-        )
+        chunk = (data, self._pending_frames,
+                 self._pending_last_us if first is None else first, self._pending_last_us)
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._pending_frames = 0
+        self._pending_first_us = None
+        try:
+            self._seg.write_chunk(chunk[0], frames=chunk[1], first_pts_us=chunk[2],
+                                  last_pts_us=chunk[3])
+        except OSError:
+            self._retry = chunk
+            raise
         self.stats.chunks += 1
         self.stats.bytes_sealed += len(data)
         if self._unsynced_first_us is None:

@@ -24,14 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from evidence import canonical
+from evidence.auditlog import AuditLog
 from evidence.canonical import CanonicalError
 from evidence.errors import KeyFileError
-from evidence.fsutil import atomic_write, fsync_dir, sha256_file, write_all
+from evidence.framing import segment_file_hash
+from evidence.fsutil import atomic_write, fsync_dir, write_all
 from evidence.identity import DeviceIdentity, device_pub_bytes, parse_device_pub
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
 from evidence.primitives import (
     DATA_KEY_LEN,
-    FORMAT_VERSION,
+    FORMAT_VERSION_2,
     HPKE_SUITE_NAME,
     NONCE_PREFIX_LEN,
     PAYLOAD_AEAD_NAME,
@@ -39,15 +41,18 @@ from evidence.primitives import (
     hpke_seal,
     sha256,
 )
-from evidence.reader import raw_public, scan_segment
-from evidence.schema import CONTAINER
+from evidence.reader import scan_segment
+from evidence.schema import CONTAINER, ClockSource
+from evidence.signer import KeyFileSigner
 from recorder.chainstate import load_chain
+from recorder.counter import COUNTER_FILE, Counter, FileCounter
 from recorder.segment_file import Segment, segment_name
 
 RECORDINGS = "recordings"
 RECORDING_INFO = "recording.json"
 EVENTS = "events.jsonl"
 DEVICE_PUB = "device.pub"
+AUDIT_LOG = "audit.log"
 
 
 def _us(seconds: float) -> int:
@@ -72,6 +77,7 @@ class Recording:
         self._bookmarks: list[dict[str, Any]] = []
         self._gaps: list[dict[str, Any]] = []
         self._events_named = False  # events.jsonl's directory entry is durable
+        self._pending_events: list[dict[str, Any]] = []  # not yet signed into a segment
         self.finished = False
 
     def open_segment(self) -> Segment:
@@ -85,14 +91,19 @@ class Recording:
         path = self.dir / segment_name(index)
         key = bytearray(store.rng(DATA_KEY_LEN))
         prefix = store.rng(NONCE_PREFIX_LEN)
+        chunk_key = store.chunk_keys()
         ident = store.identity
         header = {
+            "chunk_key": chunk_key.public_raw.hex(),
             "clock_source": self.clock_source,
             "container": CONTAINER,
+            "counter": store.counter.next(),
+            "counter_kind": store.counter.kind.value,
             "custodian_key_id": ident.custodian_key_id,
             "device_id": ident.device_id,
             "device_key": ident.public_key_raw.hex(),
-            "format_version": FORMAT_VERSION,
+            "device_key_alg": ident.public.alg.label,
+            "format_version": FORMAT_VERSION_2,
             "hpke_suite": HPKE_SUITE_NAME,
             "kind": "segment-header",
             "nonce_prefix": prefix.hex(),
@@ -107,15 +118,26 @@ class Recording:
             "utc_start_us": self.utc_start_us,
         }
         try:
-            seg = Segment(path, index, header, ident.signing_key, key, prefix)
+            seg = Segment(path, index, header, ident.device_signer, chunk_key, key, prefix)
         except OSError:
+            store.audit.lost.append(header["counter"])  # said in the next checkpoint
             for i in range(len(key)):
                 key[i] = 0
             self._failed_open(index, path)
             raise
         self._segments.append((index, path, seg))
         self._open = seg
+        self._flush_events(seg)
         return seg
+
+    def _flush_events(self, seg: Segment) -> None:
+        """Write the events waiting for a segment; a failed write keeps them waiting."""
+        while self._pending_events:
+            try:
+                seg.write_event(self._pending_events[0])
+            except (OSError, ValueError):
+                return
+            self._pending_events.pop(0)
 
     def _failed_open(self, index: int, path: Path) -> None:
         """The header could not be written. An empty file (the writer cut its partial
@@ -135,7 +157,7 @@ class Recording:
                 pass
         self._segments.append((index, path, None))
         try:
-            self._store.chain.head, _ = sha256_file(path)
+            self._store.chain.head = segment_file_hash(path)
         except OSError:
             pass  # unreadable: the verifier reports the break where it is
 
@@ -153,15 +175,19 @@ class Recording:
                 chain.head = seg.file_hash()
             else:
                 try:
-                    chain.head, _ = sha256_file(seg.path)
+                    chain.head = segment_file_hash(seg.path)
                 except OSError:
                     pass
             chain.head_ref = f"{RECORDINGS}/{self.id}/{seg.path.name}"
         chain.save(self._store.data_dir)
 
     def _event(self, doc: dict[str, Any]) -> None:
-        """Append one line, fsync'd; the first also fsyncs the directory, or a power cut
-        could take the file's name (and so every bookmark in it) until the next segment."""
+        """Sign the event into the open segment (or the next one opened); events.jsonl
+        is a cache for people, never read back. Its first line also fsyncs the
+        directory, so the cache's name is as durable as its lines."""
+        self._pending_events.append(doc)
+        if self._open is not None:
+            self._flush_events(self._open)
         fd = os.open(self.dir / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             write_all(fd, canonical.encode(doc) + b"\n")
@@ -201,18 +227,26 @@ class Recording:
                                             seg.payload_bytes))
             else:
                 entries.append(SegmentEntry.from_scan(
-                    index, scan_segment(path, store.identity.signing_key.public_key())))
+                    index, scan_segment(path, store.identity.public)))
         fields = self._fields(recovered=False, note="")
-        data = manifest_bytes(fields, entries, store.identity.signing_key)
-        store.write_manifest(self.dir, data)
+        data = manifest_bytes(fields, entries, store.identity.device_signer)
+        try:
+            store.write_manifest(self.dir, data)
+        except OSError:
+            store.audit.lost.append(fields["counter"])
+            raise
         self.finished = True
+        store.checkpoint()
         if store.current is self:
             store.current = None
 
     def _fields(self, *, recovered: bool, note: str) -> dict[str, Any]:
         ident = self._store.identity
         return {"bookmarks": self._bookmarks, "clock_source": self.clock_source,
+                "counter": self._store.counter.next(),
+                "counter_kind": self._store.counter.kind.value,
                 "device_id": ident.device_id, "device_key": ident.public_key_raw.hex(),
+                "device_key_alg": ident.public.alg.label,
                 "finished_utc_us": _us(self._store.now()), "gaps": self._gaps, "note": note,
                 "recording_id": self.id, "recording_seq": self.seq, "recovered": recovered,
                 "start_prev_hash": self.start_prev.hex(), "start_pts_us": self.start_pts_us,
@@ -222,14 +256,18 @@ class Recording:
 class EvidenceStore:
     """Writes evidence for one device into ``data_dir``.
 
-    ``rng``, ``now`` and ``sealer`` are injectable so test vectors are
-    reproducible; on a device they are ``os.urandom``, ``time.time`` and HPKE.
+    ``rng``, ``now``, ``sealer`` and ``chunk_keys`` are injectable so test
+    vectors are reproducible; on a device they are ``os.urandom``, ``time.time``,
+    HPKE and a fresh Ed25519 key. The counter is the identity's (a TPM NV
+    counter) or, for a key-file identity, a file in the data directory.
     """
 
     def __init__(self, data_dir: Path, identity: DeviceIdentity, *,
                  rng: Callable[[int], bytes] = os.urandom,
                  now: Callable[[], float] = time.time,
-                 sealer: Sealer = hpke_seal) -> None:
+                 sealer: Sealer = hpke_seal,
+                 chunk_keys: Callable[[], KeyFileSigner] = KeyFileSigner.generate,
+                 audit_clock: Any = None) -> None:
         if not isinstance(identity, DeviceIdentity):
             raise KeyFileError("no device identity: the device will not record without one")
         self.data_dir = Path(data_dir)
@@ -237,9 +275,15 @@ class EvidenceStore:
         self.rng = rng
         self.now = now
         self.sealer = sealer
+        self.chunk_keys = chunk_keys
         self.recordings_dir = self.data_dir / RECORDINGS
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         self._own_device_pub()
+        self.counter: Counter = identity.counter or FileCounter(self.data_dir / COUNTER_FILE)
+        # The device's audit log: the daemon writes its entries, the store signs a
+        # checkpoint at every recording's start and end (FORMAT.md §10).
+        self.audit = AuditLog(self.data_dir / AUDIT_LOG, identity.device_signer,
+                              clock=audit_clock, counter=self.counter)
         self.chain, note = load_chain(self.data_dir, identity.device_id)
         self._notes = [note] if note else []
         self.current: Recording | None = None
@@ -250,8 +294,8 @@ class EvidenceStore:
         """Put device.pub in the data dir; refuse a data dir of another device."""
         ident = self.identity
         path = self.data_dir / DEVICE_PUB
-        mine = device_pub_bytes(ident.device_id, ident.signing_key.public_key(),
-                                ident.custodian_key_id)
+        mine = device_pub_bytes(ident.device_id, ident.public, ident.custodian_key_id,
+                                ident.key_store)
         try:
             existing = path.read_bytes()
         except FileNotFoundError:
@@ -259,7 +303,7 @@ class EvidenceStore:
             return
         try:
             device_id, key = parse_device_pub(existing, str(path))
-            same = device_id == ident.device_id and raw_public(key) == ident.public_key_raw
+            same = device_id == ident.device_id and key == ident.public
         except KeyFileError:
             same = False
         if not same:
@@ -277,14 +321,14 @@ class EvidenceStore:
     def begin_recording(self, utc_start: float, clock_source: str,
                         start_pts_us: int) -> Recording:
         """Start a new recording in a new directory (never reuses an existing one)."""
-        if not isinstance(clock_source, str) or not 0 < len(clock_source) <= 32:
-            raise ValueError("clock_source must be a short string such as 'ntp'")
+        clock_source = ClockSource(clock_source).value  # ValueError for anything else
         if not self.recovered:
             self.recovery_lines = self.recover()
         if self.current is not None:
             self.current.finish()
         seq = self.chain.recording_seq + 1
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(0.0, utc_start)))
+        # The id's time is the first frame's UTC as the header states it, to the second.
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(0, _us(utc_start)) // 1_000_000))
         while True:
             rec_id = f"{seq:06d}-{stamp}-{self.rng(4).hex()}"
             try:
@@ -315,7 +359,17 @@ class EvidenceStore:
                 pass
             raise
         self.current = rec
+        self.checkpoint()
         return rec
+
+    def checkpoint(self) -> None:
+        """A signed audit checkpoint binding the counter, the last recording number and
+        the chain head; a failing medium is logged by the caller's next entry, never
+        fatal here (the lost counter value shows as a gap, FORMAT.md §9)."""
+        try:
+            self.audit.checkpoint(self.chain.recording_seq, self.chain.head.hex())
+        except OSError:
+            pass
 
     def recover(self) -> list[str]:
         """Close what a crash left open (never deleting or rewriting evidence); fix the chain."""

@@ -57,3 +57,10 @@ def world() -> Iterator[World]:
     hw_sim.install(w)
     yield w
     hw_sim.uninstall()
+
+
+@pytest.fixture(scope="module")
+def swtpm() -> Iterator[str]:
+    """A real TPM 2.0 emulator (swtpm) for this module: its TCTI string."""
+    from tests.swtpm import swtpm_tcti
+    yield from swtpm_tcti()

@@ -11,7 +11,7 @@ import pytest
 
 import recorder.segment_file as writer_mod
 from evidence.errors import EXIT_INCOMPLETE, EXIT_OK, KeyFileError
-from evidence.framing import TAG_CHUNK
+from evidence.framing import TAG_CHUNK, segment_file_hash
 from evidence.identity import DeviceIdentity
 from evidence.reader import scan_manifest
 from office.verify import verify_tree
@@ -29,6 +29,9 @@ from tests.vectors.support import (
 
 
 def sha(path: Path) -> str:
+    """The chain's hash of a file: a manifest's bytes, a segment's segment hash (§5.5)."""
+    if path.suffix == ".bcs":
+        return segment_file_hash(path).hex()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -133,9 +136,13 @@ def test_crash_right_after_begin(tmp_path: Path) -> None:
     lines = store2.recover()
     assert "recovered recording" in lines[0]
     doc = scan_manifest(rec.dir / "manifest.bcm", None).doc
-    assert doc["segments"] == [] and doc["clock_source"] == "rtc"
+    # No signed header holds the start values: recovery never takes them from the
+    # unsigned recording.json (issue 17), and says they are unknown.
+    assert doc["segments"] == [] and doc["clock_source"] == "unsynced"
+    assert doc["utc_start_us"] == 0
     record(store2, (25,))
-    assert check(root, tmp_path, ident) == (EXIT_OK, ["intact", "intact"])
+    # closed by recovery: never intact (issue 17), but nothing tampered
+    assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated", "intact"])
 
 
 def test_begin_recording_runs_recovery_first(tmp_path: Path) -> None:
@@ -145,7 +152,8 @@ def test_begin_recording_runs_recovery_first(tmp_path: Path) -> None:
     store = EvidenceStore(root, ident)
     record(store, (25,), start_frame=25)
     assert store.recovery_lines and "recovered" in store.recovery_lines[0]
-    # Interrupted with every segment whole is still interrupted (issue 16): whatever came
+    # Interrupted with every segment whole is still interrupted (issue 16), and
+    # a recording closed by recovery is never intact (issue 17): whatever came
     # after the last segment never reached storage, so verify says incomplete, not intact.
     assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated", "intact"])
 

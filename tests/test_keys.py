@@ -31,7 +31,7 @@ def test_device_identity(tmp_path: Path) -> None:
     ident = keys.load_identity(tmp_path / "cam")
     assert ident.device_id == "CAM-0007"
     device_id, key = keys.load_device_pub(files.device_pub)
-    assert device_id == "CAM-0007" and key.public_bytes_raw() == ident.public_key_raw
+    assert device_id == "CAM-0007" and key.raw == ident.public_key_raw
     store = EvidenceStore(tmp_path / "data", ident)
     assert (tmp_path / "data" / "device.pub").read_bytes() == files.device_pub.read_bytes()
     assert store.identity is ident

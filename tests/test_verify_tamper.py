@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence.errors import EXIT_INCOMPLETE, EXIT_INTEGRITY, EXIT_OK
+from evidence.errors import EXIT_INCOMPLETE, EXIT_INTEGRITY, EXIT_OK, EXIT_UNPINNED
 from evidence.framing import TAG_CHUNK
 from office.verify import verify_tree
 from recorder.store import EvidenceStore
@@ -225,9 +225,9 @@ def test_appended_garbage(tree: dict) -> None:
 
 def test_unpinned_uses_device_pub_in_tree_and_says_so(tree: dict) -> None:
     report = verify_tree(tree["root"], [])
-    assert report.exit_code == EXIT_OK
+    assert report.exit_code == EXIT_UNPINNED  # never plain success without a pin (issue 17)
     text = "\n".join(report.text_lines())
-    assert "NOT independently pinned" in text
+    assert "NOT independently pinned" in text and "identity not established" in text
 
 
 def test_wrong_pin_is_foreign(tree: dict, tmp_path: Path) -> None:
@@ -253,7 +253,7 @@ def test_special_files_and_empty_trees(tree: dict, tmp_path: Path) -> None:
 def test_without_any_device_pub_identity_is_not_established(tree: dict) -> None:
     (tree["root"] / "device.pub").unlink()
     report = verify_tree(tree["root"], [])
-    assert report.exit_code == EXIT_OK
+    assert report.exit_code == EXIT_UNPINNED
     doc = report.as_dict()
     assert all("NOT established" in r["key"] for r in doc["recordings"])
     import json

@@ -1,4 +1,7 @@
-"""Make the test vectors of docs/FORMAT.md (``python -m tests.vectors.make_vectors``).
+"""Make the v2 test vectors of docs/FORMAT.md (``python -m tests.vectors.make_vectors``).
+
+tests/vectors/v1 was made by the v1 writer, which is retired; those files are
+kept as they are and must still verify and export.
 
 Everything is fixed: the device and custodian keys, every random draw (a
 SHAKE-256 stream), the clock, and HPKE's ephemeral key. The library's HPKE
@@ -30,12 +33,11 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from evidence.framing import RECORD_HEAD, Record, iter_records
+from evidence.framing import RECORD_HEAD, Record, iter_records, segment_file_hash
 from evidence.identity import DeviceIdentity, device_pub_bytes
 from evidence.primitives import (
     CHUNK_META,
     HPKE_INFO,
-    SIG_LEN,
     chunk_aad,
     chunk_message,
     header_message,
@@ -45,10 +47,13 @@ from evidence.primitives import (
     stream_nonce,
     trailer_message,
 )
+from evidence.signer import SIG2_LEN, KeyFileSigner
 from recorder.store import EvidenceStore
 from tests.vectors.support import DetRandom, FakeClock
 
-HERE = Path(__file__).parent / "v1"
+SIG_LEN = SIG2_LEN
+V2 = 2
+HERE = Path(__file__).parent / "v2"
 DEVICE_SEED = b"bodycam test vector device"
 CUSTODIAN_SEED = b"bodycam test vector custodian"
 RNG_SEED = b"bodycam test vector rng"
@@ -100,6 +105,25 @@ def keys() -> tuple[Ed25519PrivateKey, X25519PrivateKey]:
             X25519PrivateKey.from_private_bytes(hashlib.sha256(CUSTODIAN_SEED).digest()))
 
 
+class AuditClock:
+    """The audit log's clock for the vectors: the same fake wall clock, and a monotonic
+    reading that is that wall clock minus the start."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+
+    def time(self) -> float:
+        return self._clock.t
+
+    def monotonic(self) -> float:
+        return self._clock.t - UTC_START
+
+
+def chunk_keys(rng: DetRandom) -> Any:
+    """Each segment's chunk key: the Ed25519 key whose seed is the next 32 bytes drawn."""
+    return lambda: KeyFileSigner(Ed25519PrivateKey.from_private_bytes(rng(32)))
+
+
 def plaintext(segment: int, chunk: int) -> bytes:
     """Payload of a chunk (stands in for MPEG-TS so the vectors stay readable)."""
     return f"bodycam vector: recording payload, segment {segment}, chunk {chunk}.\n".encode()
@@ -114,7 +138,8 @@ def generate(out: Path) -> dict[str, Any]:
     clock = FakeClock(UTC_START)
     data = out / "data"
     store = EvidenceStore(data, ident, rng=rng, now=clock,
-                          sealer=hpke_seal_deterministic(rng, hpke_log))
+                          sealer=hpke_seal_deterministic(rng, hpke_log),
+                          chunk_keys=chunk_keys(rng), audit_clock=AuditClock(clock))
     store.recover()
     # Recording 1: two segments of two chunks, a bookmark, finished normally.
     rec = store.begin_recording(UTC_START, "ntp", 1_000_000)
@@ -138,7 +163,8 @@ def generate(out: Path) -> dict[str, Any]:
     size = cut.stat().st_size
     cut.write_bytes(cut.read_bytes()[:size - 30])
     rebooted = EvidenceStore(data, ident, rng=rng, now=clock,
-                             sealer=hpke_seal_deterministic(rng, hpke_log))
+                             sealer=hpke_seal_deterministic(rng, hpke_log),
+                             chunk_keys=chunk_keys(rng), audit_clock=AuditClock(clock))
     lines = rebooted.recover()
     first_seg = rec.dir / "seg-000000.bcs"
     return _intermediates(first_seg, rec.dir / "manifest.bcm", custodian, hpke_log[0],
@@ -165,7 +191,7 @@ def _intermediates(seg: Path, manifest: Path, custodian: X25519PrivateKey,
             RECORD_HEAD.pack(r.tag, len(r.body)) + r.body).hex(), "meta": meta.hex(),
             "nonce": nonce.hex(), "aad": chunk_aad(hhash, meta).hex(), "plaintext": pt.hex(),
             "ciphertext": ct.hex(), "signed_message": chunk_message(
-                hhash, index, sha256(meta + ct), prev).hex(), "signature": sig.hex()})
+                hhash, index, sha256(meta + ct), prev, V2).hex(), "signature": sig.hex()})
         prev = sig
     tjson, tsig = recs[-1].body[:-SIG_LEN], recs[-1].body[-SIG_LEN:]
     mdata = manifest.read_bytes()
@@ -182,19 +208,19 @@ def _intermediates(seg: Path, manifest: Path, custodian: X25519PrivateKey,
         "custodian_public": custodian.public_key().public_bytes(Encoding.Raw,
                                                                 PublicFormat.Raw).hex(),
         "segment_file": str(seg.relative_to(out)),
-        "segment_sha256": sha256(data).hex(),
+        "segment_hash": segment_file_hash(seg).hex(),
         "header_json": hjson.decode(),
         "header_hash": hhash.hex(),
-        "header_signed_message": header_message(hjson).hex(),
+        "header_signed_message": header_message(hjson, V2).hex(),
         "header_signature": hsig.hex(),
         "hpke": hpke,
         "chunks": chunks,
         "trailer_json": tjson.decode(),
-        "trailer_signed_message": trailer_message(hhash, prev, tjson).hex(),
+        "trailer_signed_message": trailer_message(hhash, prev, tjson, V2).hex(),
         "trailer_signature": tsig.hex(),
         "manifest_file": str(manifest.relative_to(out)),
         "manifest_json": mjson.decode(),
-        "manifest_signed_message_sha256": sha256(manifest_message(mjson)).hex(),
+        "manifest_signed_message_sha256": sha256(manifest_message(mjson, V2)).hex(),
         "manifest_sha256": sha256(mdata).hex(),
         "recovery_lines": lines,
         "expected_verify": {"exit_code": 3, "statuses": ["intact", "truncated"]},
@@ -202,7 +228,7 @@ def _intermediates(seg: Path, manifest: Path, custodian: X25519PrivateKey,
 
 
 def write_all_vectors(target: Path = HERE) -> None:
-    """Regenerate tests/vectors/v1 (the key files and the tree)."""
+    """Regenerate tests/vectors/v2 (the key files and the tree)."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -217,5 +243,50 @@ def write_all_vectors(target: Path = HERE) -> None:
                                                + "\n")
 
 
+def write_tpm_vectors(target: Path, tcti: str) -> None:
+    """tests/vectors/v2-tpm: a device whose key is in the TPM ``tcti`` names (ECDSA P-256,
+    randomised signatures: not reproducible). One finished recording with a bookmark,
+    one cut and closed by recovery; the custodian key is the published test key."""
+    from evidence.keys import create_device, load_identity
+    from evidence.signer import KeyStore
+    from tests.vectors.support import chunks_for
+
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    _, custodian = keys()
+    (target / "custodian-TEST-ONLY.key").write_bytes(custodian.private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    pub = target / "custodian.pub"
+    pub.write_bytes(custodian.public_key().public_bytes(Encoding.PEM,
+                                                       PublicFormat.SubjectPublicKeyInfo))
+    ident_dir = target / "identity"
+    create_device("VECTOR-TPM-1", pub, ident_dir, KeyStore.TPM, tcti)
+    shutil.copy(ident_dir / "device.pub", target / "device.pub")
+    ident = load_identity(ident_dir, tcti)
+    data = target / "data"
+    store = EvidenceStore(data, ident)
+    store.recover()
+    rec = store.begin_recording(UTC_START, "ntp", 0)
+    seg = rec.open_segment()
+    for ch in chunks_for(0, 20):
+        seg.write_chunk(ch.data, frames=ch.frames, first_pts_us=ch.first_pts_us,
+                        last_pts_us=ch.last_pts_us)
+    rec.add_bookmark(100_000, UTC_START + 0.1, "tpm vector bookmark")
+    rec.finish()
+    rec2 = store.begin_recording(UTC_START + 60, "ntp", 2_000_000)
+    seg = rec2.open_segment()
+    for ch in chunks_for(60, 20):
+        seg.write_chunk(ch.data, frames=ch.frames, first_pts_us=ch.first_pts_us,
+                        last_pts_us=ch.last_pts_us)
+    seg.path.write_bytes(seg.path.read_bytes()[:-40])  # power cut
+    EvidenceStore(data, ident).recover()
+    shutil.rmtree(ident_dir)  # tpm.json is useless off that TPM; device.pub stays
+
+
 if __name__ == "__main__":
-    write_all_vectors(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    if len(sys.argv) > 2 and sys.argv[1] == "--tpm":  # --tpm TCTI [DIR]
+        write_tpm_vectors(Path(sys.argv[3]) if len(sys.argv) > 3 else HERE.parent / "v2-tpm",
+                          sys.argv[2])
+    else:
+        write_all_vectors(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)

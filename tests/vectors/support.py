@@ -80,8 +80,8 @@ def write_custodian_key(path: Path, key: X25519PrivateKey) -> Path:
 
 def write_device_pub(path: Path, ident: DeviceIdentity) -> Path:
     """device.pub as the tools read it."""
-    path.write_bytes(device_pub_bytes(ident.device_id, ident.signing_key.public_key(),
-                                      ident.custodian_key_id))
+    path.write_bytes(device_pub_bytes(ident.device_id, ident.public, ident.custodian_key_id,
+                                      ident.key_store))
     return path
 
 
