@@ -51,6 +51,10 @@ class Clock(Protocol):
     def time(self) -> float:
         """Wall-clock UTC seconds since the epoch (may step under NTP)."""
 
+    def boottime(self) -> float:
+        """Seconds on the clock the camera's sensor timestamps use (CLOCK_BOOTTIME):
+        the microphone's samples are stamped on it too."""
+
     def source(self) -> str:
         """Which clock the wall time comes from: one of :data:`CLOCK_SOURCES`."""
 
@@ -108,6 +112,10 @@ class SystemClock:
 
     def time(self) -> float:
         return time.time()
+
+    def boottime(self) -> float:
+        # libcamera's SensorTimestamp is CLOCK_BOOTTIME: monotonic, counting suspend too.
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
 
     def source(self) -> str:
         """``ntp`` if systemd reports the clock synchronised, ``rtc`` if an RTC exists."""

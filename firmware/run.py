@@ -197,6 +197,8 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
+        if scenario is not None:
+            scenario.apply(world)  # the microphone's clock is set before it opens
         daemon.start()
         if scenario is not None:
             scenario.schedule(world)

@@ -1,7 +1,9 @@
 """Join decrypted MPEG-TS segments into one MP4 without re-encoding (PyAV).
 
-Each segment is its own TS stream; their packets are copied into one MP4 with
-timestamps rebased so the video starts at 0, kept continuous across segments
+Each segment is its own TS stream; their packets (H.264, and AAC where the
+recording has sound) are copied into one MP4 with timestamps rebased so the
+video starts at 0 (sound from before the first frame is left out, so audio and
+video start together), kept continuous across segments
 (if a segment's clock restarts, it is shifted to follow the one before), and
 every packet given a duration so players show the right length and frame rate.
 """
@@ -22,6 +24,7 @@ class RemuxResult:
     frames: int
     duration_s: float
     fps: float | None
+    audio: bool = False
 
 
 class RemuxError(Exception):
@@ -29,7 +32,7 @@ class RemuxError(Exception):
 
 
 def remux_to_mp4(ts_paths: list[Path], out_path: Path) -> RemuxResult:
-    """Copy the first video stream of each TS file, in order, into ``out_path`` (MP4)."""
+    """Copy the first video and audio stream of each TS file, in order, into ``out_path`` (MP4)."""
     try:
         return _remux(ts_paths, out_path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -41,11 +44,14 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
     out = av.open(str(out_path), "w", format="mp4")
     try:
         ostream = None
+        astream = None
         offset: int | None = None
         shift = 0
         last_dts: int | None = None
+        last_audio: int | None = None
         frame_dur = 0
         frames = 0
+        audio_packets = 0
         end = 0
         rate: Fraction | None = None
         for path in ts_paths:
@@ -54,18 +60,36 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                 if not video:
                     continue
                 vs = video[0]
+                sound = [s for s in inp.streams if s.type == "audio"]
+                aus = sound[0] if sound else None
                 if ostream is None:
                     ostream = out.add_stream_from_template(vs)
                     rate = vs.average_rate or vs.guessed_rate or Fraction(30)
                     frame_dur = max(1, round(1 / (rate * vs.time_base)))
                     ostream.time_base = vs.time_base
+                if aus is not None and astream is None:
+                    # Only before the first packet is written can a stream be added; a
+                    # recording whose first segment has no sound gets none (FORMAT.md).
+                    if frames == 0:
+                        astream = out.add_stream_from_template(aus)
+                        astream.time_base = Fraction(1, aus.codec_context.sample_rate or 48000)
                 pending = None
                 first = True
-                for pkt in inp.demux(vs):
+                held_audio: list[av.Packet] = []
+                streams = [vs] if aus is None or astream is None else [vs, aus]
+                for pkt in inp.demux(streams):
                     if pkt.dts is None and pkt.pts is None:
                         continue
                     dts = pkt.dts if pkt.dts is not None else pkt.pts
                     pts = pkt.pts if pkt.pts is not None else dts
+                    if pkt.stream is aus:
+                        if first:  # sound before this segment's first frame: place it after
+                            held_audio.append(pkt)
+                            continue
+                        last_audio = _mux_audio(out, astream, pkt, pts - offset + shift,
+                                                last_audio)
+                        audio_packets += last_audio is not None
+                        continue
                     if offset is None:
                         offset = dts
                     if first:
@@ -73,6 +97,10 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                         start = dts - offset + shift
                         if last_dts is not None and start <= last_dts:
                             shift += last_dts + frame_dur - start
+                        for apkt in held_audio:
+                            at = (apkt.pts if apkt.pts is not None else apkt.dts) - offset + shift
+                            last_audio = _mux_audio(out, astream, apkt, at, last_audio)
+                        held_audio.clear()
                     pkt.dts = dts - offset + shift
                     pkt.pts = pts - offset + shift
                     if pending is not None:
@@ -95,4 +123,21 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
     finally:
         out.close()
     return RemuxResult(frames, float(end * tb) if tb else 0.0,
-                       float(rate) if rate else None)
+                       float(rate) if rate else None, astream is not None)
+
+
+#: AAC frame length in 90 kHz ticks (1024 samples at 48 kHz).
+_AAC_FRAME_90K = 1920
+
+
+def _mux_audio(out: av.container.OutputContainer, astream: av.stream.Stream | None,
+               pkt: av.Packet, at: int, last: int | None) -> int | None:
+    """Copy one audio packet to ``at`` (90 kHz, video start = 0). Sound from before the
+    first frame is left out, so audio and video start together; returns the new last."""
+    if astream is None or at < 0 or (last is not None and at <= last):
+        return last
+    pkt.pts = pkt.dts = at
+    pkt.duration = _AAC_FRAME_90K
+    pkt.stream = astream
+    out.mux(pkt)
+    return at
