@@ -219,7 +219,8 @@ def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dic
         "data_dir": conf["storage"]["data_dir"],
         "ended_utc": datetime.fromtimestamp(clock.time(), UTC).isoformat().replace("+00:00", "Z"),
         "recordings": [
-            {"id": rid, "frames": st.frames, "segments": st.segments,
+            {"id": rid, "frames": st.frames, "audio_packets": st.audio_packets,
+             "segments": st.segments,
              "seconds": round(((st.last_pts_us or 0) - (st.first_pts_us or 0)) / 1e6, 3)}
             for rid, st in daemon.summary.recordings
         ],

@@ -40,7 +40,19 @@ def remux_to_mp4(ts_paths: list[Path], out_path: Path) -> RemuxResult:
             from None
 
 
+def _has_sound(ts_paths: list[Path]) -> bool:
+    """Whether any segment holds an audio packet (a recording whose microphone never
+    worked gets no empty audio track)."""
+    for path in ts_paths:
+        with av.open(str(path), "r", format="mpegts") as inp:
+            sound = [s for s in inp.streams if s.type == "audio"]
+            if sound and any(p.size for p in inp.demux(sound[0])):
+                return True
+    return False
+
+
 def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
+    with_sound = _has_sound(ts_paths)
     out = av.open(str(out_path), "w", format="mp4")
     try:
         ostream = None
@@ -67,12 +79,10 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                     rate = vs.average_rate or vs.guessed_rate or Fraction(30)
                     frame_dur = max(1, round(1 / (rate * vs.time_base)))
                     ostream.time_base = vs.time_base
-                if aus is not None and astream is None:
-                    # Only before the first packet is written can a stream be added; a
-                    # recording whose first segment has no sound gets none (FORMAT.md).
-                    if frames == 0:
-                        astream = out.add_stream_from_template(aus)
-                        astream.time_base = Fraction(1, aus.codec_context.sample_rate or 48000)
+                if aus is not None and astream is None and frames == 0 and with_sound:
+                    # Streams can only be added before the first packet is written.
+                    astream = out.add_stream_from_template(aus)
+                    astream.time_base = Fraction(1, aus.codec_context.sample_rate or 48000)
                 pending = None
                 first = True
                 held_audio: list[av.Packet] = []
@@ -82,7 +92,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                         continue
                     dts = pkt.dts if pkt.dts is not None else pkt.pts
                     pts = pkt.pts if pkt.pts is not None else dts
-                    if pkt.stream is aus:
+                    if aus is not None and pkt.stream.index == aus.index:
                         if first:  # sound before this segment's first frame: place it after
                             held_audio.append(pkt)
                             continue
@@ -134,6 +144,8 @@ def _mux_audio(out: av.container.OutputContainer, astream: av.stream.Stream | No
                pkt: av.Packet, at: int, last: int | None) -> int | None:
     """Copy one audio packet to ``at`` (90 kHz, video start = 0). Sound from before the
     first frame is left out, so audio and video start together; returns the new last."""
+    if last is not None and abs(at - (last + _AAC_FRAME_90K)) <= 2:
+        at = last + _AAC_FRAME_90K  # µs rounding on the device: keep contiguous frames contiguous
     if astream is None or at < 0 or (last is not None and at <= last):
         return last
     pkt.pts = pkt.dts = at

@@ -11,6 +11,12 @@ until the file is closed; this writer never holds more than one chunk.)
 
 Segments roll over at the first keyframe after ``segment_seconds``, so every
 segment starts with a keyframe and no packet is lost or repeated at a seam.
+
+Audio packets (``audio=True``) go into whichever segment is open when they
+arrive, as a second elementary stream of its TS: each lands in exactly one
+segment, so a seam inside speech loses and repeats nothing. Sound from before
+the recording's first keyframe, or while no segment is open (a camera stall),
+is left out; chunk sizes, seals and fsyncs follow the video as before.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .packet import VIDEO, Packet
+from .packet import AUDIO, VIDEO, Packet
 from .tsmux import TsMuxer
 
 log = logging.getLogger(__name__)
@@ -32,6 +38,7 @@ class RecordingStats:
 
     segments: int = 0
     frames: int = 0
+    audio_packets: int = 0
     chunks: int = 0
     bytes_sealed: int = 0
     fsyncs: int = 0
@@ -59,8 +66,10 @@ class RecordingWriter:
         fsync_interval: float = 1.0,
         chunk_max_bytes: int = 4 * 1024 * 1024,
         gap_seconds: float = 2.0,
+        audio: bool = False,
     ) -> None:
         self._rec = recording
+        self._audio = audio
         self._size = (width, height)
         self._fps = fps
         self._segment_us = round(segment_seconds * 1e6)
@@ -159,8 +168,11 @@ class RecordingWriter:
     def _write(self, pkt: Packet, *, live: bool) -> None:
         if self._closed:
             raise RuntimeError("recording is closed")
+        if pkt.stream == AUDIO:
+            self._write_audio(pkt)
+            return
         if pkt.stream != VIDEO:
-            return  # audio lands with the audio issue; the TS muxer has one video stream
+            return
         last = self.stats.last_pts_us
         if self._seg is not None and last is not None and pkt.pts_us - last >= self._gap_us:
             # Frames stopped and came back inside one segment (a camera stall while the
@@ -200,11 +212,21 @@ class RecordingWriter:
             if live:
                 self._sync()
 
+    def _write_audio(self, pkt: Packet) -> None:
+        if not self._audio or self._mux is None or self._origin_us is None \
+                or pkt.pts_us < self._origin_us:
+            return
+        self._mux.mux(pkt)
+        data = self._mux.take()
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self.stats.audio_packets += 1
+
     def _open_segment(self, start_us: int) -> None:
         if self._origin_us is None:
             self._origin_us = start_us
         self._seg = self._rec.open_segment()
-        self._mux = TsMuxer(self._origin_us, *self._size, self._fps)
+        self._mux = TsMuxer(self._origin_us, *self._size, self._fps, audio=self._audio)
         if self._gap is not None:
             gap_start, reason = self._gap
             self._gap = None
