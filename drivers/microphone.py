@@ -174,7 +174,10 @@ class Microphone:
         self._timer = self._clock.call_later(
             POLL_SECONDS if self.state is MicState.RUNNING else self._retry_s, self._poll)
         if self.state is not MicState.RUNNING:
-            self._open()
+            if self._open():  # read again before ALSA's buffer can fill
+                assert self._timer is not None
+                self._timer.cancel()
+                self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
             return
         assert self._pcm is not None
         try:

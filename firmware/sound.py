@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from drivers.clock import Clock
-from drivers.microphone import MicEvent, Microphone, MicReport
+from drivers.microphone import MicEvent, MicReport, Microphone
 from recorder.packet import Packet
 
 log = logging.getLogger("bodycam")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from firmware.cli import main
 from hw_sim.avsync import measure
 from hw_sim.frametag import frame_numbers
 from tests.test_e2e_sim import FPS, ROOT, _audit_events, _bodycam, export, keys, run_sim, write
