@@ -141,7 +141,7 @@ class PCM:
         """Card samples captured up to now, in whole USB packets."""
         elapsed = self._world.clock.monotonic() - self._t_open
         per_packet = self.rate * USB_PACKET_SECONDS
-        packets = math.floor(elapsed * self._true_rate / per_packet + 1e-9)
+        packets = math.floor(elapsed * self._true_rate / per_packet + 1e-6)  # float dust
         return int(packets * per_packet)
 
     def _samples(self, first: int, n: int) -> bytes:
