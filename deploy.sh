@@ -276,7 +276,8 @@ installed() {
 
 packages() {
     step "packages"
-    local wanted=(python3-picamera2 python3-libcamera python3-spidev "$GPIO_PACKAGE" python3-venv)
+    local wanted=(python3-picamera2 python3-libcamera python3-spidev python3-alsaaudio "$GPIO_PACKAGE"
+                  python3-venv)
     local missing=() pkg other=python3-rpi.gpio
     if [[ $GPIO_PACKAGE == python3-rpi.gpio ]]; then other=python3-rpi-lgpio; fi
     # Both provide the RPi.GPIO module; the other one must go first.
