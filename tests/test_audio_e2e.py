@@ -54,6 +54,10 @@ def test_export_has_h264_and_aac_that_ffprobe_reads_in_sync_after_ten_seconds(
                            "start_time")
     assert (video["codec_name"], audio["codec_name"], audio["profile"]) == ("h264", "aac", "LC")
     assert (audio["sample_rate"], audio["channels"]) == ("48000", 1)
+    # ffmpeg decodes both streams end to end without a complaint.
+    decoded = subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-i", str(mp4),
+                              "-f", "null", "-"], capture_output=True, text=True)
+    assert decoded.returncode == 0 and decoded.stderr == "", decoded.stderr
     # Sound in the pre-roll: audio and video start together (within one AAC frame).
     assert abs(float(audio["start_time"]) - float(video["start_time"])) < 0.0214
     points = measure(mp4, FPS)
