@@ -183,8 +183,10 @@ class RecordingWriter:
                 return  # a segment must start at a keyframe
             self._open_segment(pkt.pts_us)
         elif pkt.keyframe:
-            # Chunk per GOP; segment per segment_seconds, cut at this keyframe.
-            if self._seal() and live:
+            # Chunk per GOP; segment per segment_seconds, cut at this keyframe. Sound
+            # that came after the last seal, with no frame, rides in the next chunk:
+            # chunks (and their I/O) follow the video as without sound.
+            if self._pending_frames and self._seal() and live:
                 self._sync()
             if pkt.pts_us - self._seg_start_us >= self._segment_us:
                 self._close_segment()
