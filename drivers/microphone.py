@@ -7,6 +7,10 @@ time filter we cannot reach, and reads in a blocking C call. pyalsaaudio hands
 over the raw periods and ``avail()``, so the driver itself stamps the samples on
 CLOCK_BOOTTIME (the clock of libcamera's SensorTimestamp), and the simulation can
 sit under it at the library surface as it does under picamera2 and RPi.GPIO.
+pyalsaaudio >= 0.11 (PyPI) has everything used here; Raspberry Pi OS bookworm's
+python3-alsaaudio 0.8.4 lacks the keyword constructor and ``avail()``, and the
+driver falls back to the setters and to stamping right after draining the
+buffer (up to one period of jitter, which the drift fit averages out).
 
 One loop, one clock: the PCM is opened non-blocking and read from a timer on the
 daemon's clock every ``POLL_SECONDS``; ALSA's ring buffer (``PERIODS`` periods of
@@ -28,6 +32,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +47,24 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02
 PERIOD_FRAMES = 1024
 PERIODS = 16
+
+
+def _open_pcm(a: Any, device: str) -> tuple[Any, int, int]:
+    """(pcm, rate, channels): the keyword constructor of pyalsaaudio >= 0.10, or the
+    setters of older releases (Raspberry Pi OS bookworm ships 0.8.4)."""
+    try:
+        pcm = a.PCM(type=a.PCM_CAPTURE, mode=a.PCM_NONBLOCK, device=device, rate=RATE,
+                    channels=1, format=a.PCM_FORMAT_S16_LE, periodsize=PERIOD_FRAMES,
+                    periods=PERIODS)
+    except TypeError:  # no rate/periods keywords: 0.8
+        pcm = a.PCM(type=a.PCM_CAPTURE, mode=a.PCM_NONBLOCK, device=device)
+        channels = pcm.setchannels(1)
+        rate = pcm.setrate(RATE)
+        pcm.setformat(a.PCM_FORMAT_S16_LE)
+        pcm.setperiodsize(PERIOD_FRAMES)
+        return pcm, int(rate), int(channels)
+    info = pcm.info()
+    return pcm, int(info["rate"]), int(info["channels"])
 
 
 class MicState(Enum):
@@ -142,13 +165,10 @@ class Microphone:
     def _open(self) -> bool:
         a = self._alsa
         try:
-            self._pcm = a.PCM(type=a.PCM_CAPTURE, mode=a.PCM_NONBLOCK, device=self.device,
-                              rate=RATE, channels=1, format=a.PCM_FORMAT_S16_LE,
-                              periodsize=PERIOD_FRAMES, periods=PERIODS)
-            info = self._pcm.info()
-            if info["rate"] != RATE or info["channels"] != 1:
-                raise a.ALSAAudioError(f"{self.device} gives {info['rate']} Hz x "
-                                       f"{info['channels']}, not {RATE} Hz mono; use a plughw: device")
+            self._pcm, rate, channels = _open_pcm(a, self.device)
+            if rate != RATE or channels != 1:
+                raise a.ALSAAudioError(f"{self.device} gives {rate} Hz x {channels}, not {RATE} Hz "
+                                       "mono; use a plughw: device")
         except a.ALSAAudioError as e:
             self._release()
             self._failed(str(e))
@@ -190,7 +210,10 @@ class Microphone:
                     break
                 block = np.frombuffer(data, "<i2").astype(np.float32) * (1 / 32768)
                 self._take(block)
-            self.tracker.observe(self._read + self._pcm.avail(), self._clock.boottime())
+            # pyalsaaudio >= 0.11 says what is already captured beyond what was read; older
+            # ones (Debian bookworm's 0.8.4) do not, and after draining it is under a period.
+            avail = self._pcm.avail() if hasattr(self._pcm, "avail") else 0
+            self.tracker.observe(self._read + avail, self._clock.boottime())
         except self._alsa.ALSAAudioError as e:
             self._emit(self._encoder.flush())
             self._release()

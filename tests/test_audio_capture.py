@@ -147,3 +147,46 @@ def test_adts_header_and_encoder_timestamps() -> None:
     with pytest.raises(ValueError, match="flush first"):
         enc.encode(k0, np.zeros(10, np.float32))
         enc.encode(k0 + 99, np.zeros(10, np.float32))
+
+
+def test_older_pyalsaaudio_without_keywords_or_avail_still_syncs(world, monkeypatch) -> None:
+    """Raspberry Pi OS bookworm ships pyalsaaudio 0.8.4: PCM(type, mode, device) and setters."""
+    from hw_sim import fake_alsaaudio
+
+    pcm_011 = fake_alsaaudio.PCM
+
+    class Pcm084:
+        def __init__(self, type, mode, device="default"):  # noqa: A002
+            self._args = {"type": type, "mode": mode, "device": device}
+            self._pcm = None
+
+        def setchannels(self, n):
+            return 1
+
+        def setrate(self, r):
+            self._pcm = pcm_011(rate=r, channels=1, periodsize=1024, periods=16,
+                                           **self._args)
+            return self._pcm.rate
+
+        def setformat(self, f):
+            return f
+
+        def setperiodsize(self, n):
+            return n
+
+        def read(self):
+            return self._pcm.read()
+
+        def cardname(self):
+            return self._pcm.cardname()
+
+        def close(self):
+            self._pcm.close()
+
+    monkeypatch.setattr(fake_alsaaudio, "PCM", Pcm084)
+    world.mic_clock_ppm = 500.0
+    mic, packets, events = run_mic(world, 20.0)
+    assert not events and abs(mic.clock_ppm - 500) < 50
+    times, samples = decode(packets)
+    onsets = np.array(tone_onsets(times, samples)) - world.frame_origin
+    assert np.max(np.abs(onsets[5:] - np.round(onsets[5:]))) < 0.003, onsets
