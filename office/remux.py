@@ -80,9 +80,13 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                     frame_dur = max(1, round(1 / (rate * vs.time_base)))
                     ostream.time_base = vs.time_base
                 if aus is not None and astream is None and frames == 0 and with_sound:
-                    # Streams can only be added before the first packet is written.
-                    astream = out.add_stream_from_template(aus)
-                    astream.time_base = Fraction(1, aus.codec_context.sample_rate or 48000)
+                    # Streams can only be added before the first packet is written. Its
+                    # parameters are the recorder's (AAC-LC, 48 kHz, mono), not probed: a
+                    # segment whose sound starts late (at the press) probes as no audio.
+                    astream = out.add_stream("aac", rate=48_000, layout="mono")
+                    astream.codec_context.extradata = _ASC_LC_48K_MONO
+                    astream.codec_context.profile = "LC"
+                    astream.time_base = Fraction(1, 48_000)
                 pending = None
                 first = True
                 held_audio: list[av.Packet] = []
@@ -136,6 +140,9 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                        float(rate) if rate else None, astream is not None)
 
 
+#: AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1) of the recorder's sound: object type 2
+#: (AAC-LC), sampling frequency index 3 (48 kHz), channel configuration 1 (mono).
+_ASC_LC_48K_MONO = bytes((0x11, 0x88))
 #: AAC frame length in 90 kHz ticks (1024 samples at 48 kHz).
 _AAC_FRAME_90K = 1920
 
@@ -148,8 +155,13 @@ def _mux_audio(out: av.container.OutputContainer, astream: av.stream.Stream | No
         at = last + _AAC_FRAME_90K  # µs rounding on the device: keep contiguous frames contiguous
     if astream is None or at < 0 or (last is not None and at <= last):
         return last
-    pkt.pts = pkt.dts = at
-    pkt.duration = _AAC_FRAME_90K
-    pkt.stream = astream
-    out.mux(pkt)
+    data = bytes(pkt)
+    if len(data) < 9 or data[0] != 0xFF or data[1] & 0xF0 != 0xF0:
+        return last  # not an ADTS frame: the recorder writes nothing else
+    raw = av.Packet(data[7 if data[1] & 1 else 9:])  # MP4 carries raw AAC frames
+    raw.time_base = Fraction(1, 90_000)
+    raw.pts = raw.dts = at
+    raw.duration = _AAC_FRAME_90K
+    raw.stream = astream
+    out.mux(raw)
     return at
