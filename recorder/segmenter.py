@@ -84,6 +84,7 @@ class RecordingWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._pending_frames = 0
+        self._seg_frames_sealed = 0  # video frames of this segment in sealed chunks
         self._pending_first_us: int | None = None
         self._pending_last_us = 0
         self._closed = False
@@ -144,7 +145,9 @@ class RecordingWriter:
         except OSError as e:
             log.error("segment could not be closed (%s); it stays cut off at its last chunk", e)
             closed = False
-            self.stats.frames -= self._pending_frames  # never reached storage
+            # Frames muxed into this segment whose bytes never reached a sealed chunk.
+            muxed = self._mux.video_frames_out if self._mux is not None else self._seg_frames_sealed
+            self.stats.frames -= muxed - self._seg_frames_sealed
             self._seg = None
             self._mux = None
             self._pending.clear()
@@ -228,6 +231,7 @@ class RecordingWriter:
         if self._origin_us is None:
             self._origin_us = start_us
         self._seg = self._rec.open_segment()
+        self._seg_frames_sealed = 0
         self._mux = TsMuxer(self._origin_us, *self._size, self._fps, audio=self._audio)
         if self._gap is not None:
             gap_start, reason = self._gap
@@ -245,12 +249,17 @@ class RecordingWriter:
             return False
         data = b"".join(self._pending)
         first = self._pending_first_us
+        # Frames whose bytes are in this chunk: with sound, the muxer still holds the newest
+        # packet, which goes out with the next chunk (recorder/tsmux.py).
+        assert self._mux is not None
+        frames = self._mux.video_frames_out - self._seg_frames_sealed
         self._seg.write_chunk(
             data,
-            frames=self._pending_frames,
+            frames=frames,
             first_pts_us=self._pending_last_us if first is None else first,
             last_pts_us=self._pending_last_us,
         )
+        self._seg_frames_sealed += frames
         self.stats.chunks += 1
         self.stats.bytes_sealed += len(data)
         self._pending.clear()

@@ -64,6 +64,9 @@ class TsMuxer:
         self._stream.time_base = TS_TIME_BASE
         self._audio: av.audio.stream.AudioStream | None = None
         self._last_audio_ts: int | None = None
+        self._video_muxed = 0
+        self._max_ts: int | None = None
+        self._held_video = False  # the packet libavformat holds back is a video frame
         if audio:
             self._audio = self._container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
             self._audio.time_base = TS_TIME_BASE
@@ -88,10 +91,22 @@ class TsMuxer:
             out.stream = self._audio
         else:
             out.stream = self._stream
+            self._video_muxed += 1
+        if self._audio is not None and (self._max_ts is None or ts >= self._max_ts):
+            # The interleaver keeps the packet with the newest timestamp (module docstring).
+            self._max_ts = ts
+            self._held_video = pkt.stream != AUDIO
         out.time_base = TS_TIME_BASE
         out.pts = out.dts = ts
         out.is_keyframe = pkt.keyframe
         self._container.mux(out)
+
+    @property
+    def video_frames_out(self) -> int:
+        """Video frames whose TS bytes have come out (all but one held back, with audio)."""
+        if self._closed:
+            return self._video_muxed
+        return self._video_muxed - (1 if self._held_video else 0)
 
     def take(self) -> bytes:
         """The TS bytes produced since the last call."""
