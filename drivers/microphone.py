@@ -44,7 +44,7 @@ from .clock import Clock, Timer
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.04
 PERIOD_FRAMES = 1024
 PERIODS = 16
 
