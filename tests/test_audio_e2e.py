@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import av
-import pytest
 
 from hw_sim.avsync import measure
 from hw_sim.frametag import frame_numbers
 from tests.test_e2e_sim import FPS, ROOT, _audit_events, _bodycam, export, keys, run_sim, write
+from tests.tools import require
 
 __all__ = ["keys"]  # the module-scoped fixture, shared
 
@@ -26,18 +25,14 @@ SMALL = "[camera]\nwidth = 320\nheight = 240\nlores_width = 160\nlores_height = 
 
 def ffprobe(path: Path, *entries: str) -> list[dict]:
     """Streams of a file as ffprobe (Debian's ffmpeg) reports them."""
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        pytest.fail("ffprobe is missing: apt-get install ffmpeg (.ci/run does)")
+    exe = require("ffprobe", "ffmpeg")
     out = subprocess.run([exe, "-v", "error", "-show_entries", f"stream={','.join(entries)}",
                           "-of", "json", str(path)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)["streams"]
 
 
 def audio_packets(path: Path) -> list[float]:
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        pytest.fail("ffprobe is missing: apt-get install ffmpeg (.ci/run does)")
+    exe = require("ffprobe", "ffmpeg")
     out = subprocess.run([exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
                           "packet=pts_time", "-of", "csv=p=0", str(path)],
                          capture_output=True, text=True, check=True).stdout
@@ -58,7 +53,7 @@ def test_export_has_h264_and_aac_that_ffprobe_reads_in_sync_after_ten_seconds(
     with av.open(str(mp4)) as c:  # AudioSpecificConfig: object type 2 is AAC-LC
         assert c.streams.audio[0].codec_context.extradata[0] >> 3 == 2
     # ffmpeg decodes both streams end to end without a complaint.
-    decoded = subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-v", "error", "-i", str(mp4),
+    decoded = subprocess.run([require("ffmpeg", "ffmpeg"), "-v", "error", "-i", str(mp4),
                               "-f", "null", "-"], capture_output=True, text=True)
     assert decoded.returncode == 0 and decoded.stderr == "", decoded.stderr
     # Sound in the pre-roll: audio and video start together (within one AAC frame).
