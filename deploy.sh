@@ -287,8 +287,8 @@ installed() {
 
 packages() {
     step "packages"
-    local wanted=(python3-picamera2 python3-libcamera python3-spidev "$GPIO_PACKAGE" python3-venv
-                  fonts-dejavu-core)  # the watermark's and the front display's faces
+    local wanted=(python3-picamera2 python3-libcamera python3-spidev python3-alsaaudio "$GPIO_PACKAGE"
+                  python3-venv fonts-dejavu-core)  # the watermark's and the front display's faces
     local missing=() pkg other=python3-rpi.gpio
     # Both provide the RPi.GPIO module; the old one must go first.
     if installed "$other"; then

@@ -73,6 +73,18 @@ def key_missing(d: ImageDraw.ImageDraw, box: Box, colour: Colour, bg: Colour) ->
     _slash(d, box, colour, bg)
 
 
+def mic_fault(d: ImageDraw.ImageDraw, box: Box, colour: Colour, bg: Colour) -> None:
+    """A microphone struck through: no sound is being recorded."""
+    x, y, s = box
+    w = max(3, s // 10)
+    d.rounded_rectangle((x + s * 0.35, y + s * 0.05, x + s * 0.65, y + s * 0.55),
+                        radius=s * 0.15, fill=colour)
+    d.arc((x + s * 0.22, y + s * 0.25, x + s * 0.78, y + s * 0.72), 0, 180, fill=colour, width=w)
+    d.rectangle((x + s * 0.46, y + s * 0.7, x + s * 0.54, y + s * 0.88), fill=colour)
+    d.rectangle((x + s * 0.3, y + s * 0.86, x + s * 0.7, y + s * 0.95), fill=colour)
+    _slash(d, box, colour, bg)
+
+
 IconFn = Callable[[ImageDraw.ImageDraw, Box, Colour, Colour], None]
 
 ALERT_ICONS: dict[str, IconFn] = {
@@ -80,6 +92,7 @@ ALERT_ICONS: dict[str, IconFn] = {
     "storage_full": lambda d, b, c, bg: sd_card(d, b, c, bg, 1.0),
     "storage_error": lambda d, b, c, bg: (sd_card(d, b, c, bg, 0.0), _slash(d, b, c, bg)),
     "camera_fault": camera_fault,
+    "mic_fault": mic_fault,
     "clock_unsynced": clock,
     "key_missing": key_missing,
 }

@@ -16,8 +16,8 @@ STANDBY_VIEWS = ("live", "notice", "off")
 LANGUAGES = ("de", "en")
 
 #: Alert codes, most severe first: the banner shows them in this order.
-ALERT_CODES = ("camera_fault", "storage_full", "storage_error", "key_missing", "storage_low",
-               "clock_unsynced")
+ALERT_CODES = ("camera_fault", "storage_full", "storage_error", "key_missing", "mic_fault",
+               "storage_low", "clock_unsynced")
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,10 @@ class Clock(Protocol):
     def time(self) -> float:
         """Wall-clock UTC seconds since the epoch (may step under NTP)."""
 
+    def boottime(self) -> float:
+        """Seconds on the clock the camera's sensor timestamps use (CLOCK_BOOTTIME):
+        the microphone's samples are stamped on it too."""
+
     def source(self) -> str:
         """Which clock the wall time comes from: one of :data:`CLOCK_SOURCES`."""
 
@@ -157,6 +161,10 @@ class SystemClock:
 
     def time(self) -> float:
         return time.time()
+
+    def boottime(self) -> float:
+        # libcamera's SensorTimestamp is CLOCK_BOOTTIME: monotonic, counting suspend too.
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
 
     def source(self) -> str:
         """``ntp`` once NTP synchronised, ``rtc`` if the RTC kept time, else ``unsynced``."""

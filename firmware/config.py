@@ -69,6 +69,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               0.1, 10),
         "chunk_max_kib": Key(int, 4096, "Largest sealed chunk in KiB.", 64, 65536),
     },
+    "audio": {
+        "enabled": Key(bool, True, "Record sound with the picture (AAC-LC, 48 kHz mono). Muting is a "
+                                   "configuration change, never a gesture."),
+        "in_prerecord": Key(bool, False, "Keep sound in the pre-record buffer too; false: the pre-roll "
+                                         "has picture only and sound starts at the press."),
+        "device": Key(str, "default", "ALSA capture device of the microphone (e.g. plughw:1,0)."),
+        "gain_db": Key((int, float), 0.0, "Gain applied to the microphone's samples, in dB.", -20, 40),
+        "bitrate": Key(int, 64_000, "AAC bitrate in bit/s.", 32_000, 256_000),
+        "retry_seconds": Key((int, float), 2.0, "How often a missing or failed microphone is tried "
+                                                "again.", 0.5, 60),
+    },
     "button": {
         "pin": Key(int, 17, "BCM GPIO number of the record button.", 0, 27),
         "active_low": Key(bool, True, "The button pulls the line to ground (internal pull-up)."),

@@ -33,7 +33,7 @@ from drivers.cue_lines import CueLines
 from drivers.panel import Panel
 from drivers.storage import Storage
 from evidence.errors import BodycamError
-from recorder.packet import Packet
+from recorder.packet import AUDIO, Packet
 from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats, RecordingWriter
@@ -42,6 +42,7 @@ from .audit_room import RoomForAudit
 from .cues import Cues
 from .front_display import FrontDisplay
 from .gestures import GestureRecognizer
+from .sound import Sound
 from .watchdog import Notifier
 
 log = logging.getLogger("bodycam")
@@ -112,6 +113,7 @@ class Daemon:
             long_hold_seconds=conf["button"]["stealth_hold_seconds"] or None,
         )
         self.cues: Cues | None = None
+        self.sound = Sound(conf["audio"], clock, self._audit, self._alert)
         self.display: FrontDisplay | None = None
         self.stealth = False
         self.clock_source = clock.source()
@@ -168,6 +170,7 @@ class Daemon:
                 f"camera or button unavailable ({type(e).__name__}: {e}); check the ribbon "
                 "cable and wiring, then run 'bodycam doctor'", exit_code=1) from None
         self._last_packet_at = self.clock.monotonic()  # a camera that never delivers is a stall too
+        self.sound.start(self.on_packet)  # a missing microphone is an alert, never a stop
         log.info(
             "standby: camera %s %dx%d@%d, pre-record %s (%g s)",
             self.camera.model, cam["width"], cam["height"], cam["fps"],
@@ -298,7 +301,7 @@ class Daemon:
             self.stop_recording("shutdown")
         if self._housekeeping is not None:
             self._housekeeping.cancel()
-        for part in (self.display, self.camera, self.button, self.cues):
+        for part in (self.display, self.sound, self.camera, self.button, self.cues):
             if part is None:
                 continue
             try:  # one part failing to close must not keep the others (or the log) open
@@ -315,7 +318,10 @@ class Daemon:
     # -- events ----------------------------------------------------------------------------
 
     def on_packet(self, pkt: Packet) -> None:
-        """An encoded frame from the camera (on the loop)."""
+        """An encoded frame from the camera, or AAC from the microphone (on the loop)."""
+        if pkt.stream == AUDIO:
+            self._on_audio(pkt)
+            return
         now_us = round(self.clock.monotonic() * 1e6)
         offset = now_us - pkt.pts_us
         if self._pts_offset_us is None or offset < self._pts_offset_us:
@@ -330,6 +336,22 @@ class Daemon:
                 self._storage_failed(e)
         elif self._suspended or self._pending_trigger is not None or (
                 self.armed and self.prerecord_mode != "off"):
+            self.buffer.append(pkt)
+
+    def _on_audio(self, pkt: Packet) -> None:
+        """Sound takes the video's path; firmware/sound.py decides what is kept."""
+        if self.state == RECORDING and self.writer is not None:
+            if self.sound.live(pkt):
+                try:
+                    self.writer.write(pkt)
+                except OSError as e:
+                    self._storage_failed(e)
+            return
+        trigger = self._pending_trigger
+        trigger_us = self._sensor_us(trigger) if trigger is not None else None
+        if self._suspended or (
+                self.sound.buffered(trigger_us) and (trigger_us is None or pkt.pts_us >= trigger_us)
+                and (trigger_us is not None or (self.armed and self.prerecord_mode != "off"))):
             self.buffer.append(pkt)
 
     def _button_changed(self, pressed: bool, t: float) -> None:
@@ -421,7 +443,9 @@ class Daemon:
                 fsync_interval=rec_conf["fsync_interval"],
                 chunk_max_bytes=rec_conf["chunk_max_kib"] * 1024,
                 gap_seconds=cam["stall_seconds"],
+                audio=self.sound.enabled,
             )
+            self.sound.recording_started(self.writer, trigger_us, first_us)
             self._recording_since = self.clock.monotonic()
             self._set_state(RECORDING, f"recording {rec.id}")
             self.writer.write_preroll(preroll)
@@ -460,6 +484,7 @@ class Daemon:
         try:
             if self._suspended:  # last try to get what waited in RAM onto storage
                 self._write_held(writer, fit=True)
+            self.sound.recording_stopping(writer.stats.last_pts_us)
             stats = writer.close()
         except OSError as e:
             # The manifest could not be signed onto storage: the segments stay as a

@@ -40,7 +40,8 @@ from evidence.errors import BodycamError
 from evidence.fsutil import fsync_dir
 
 #: Faults ``--sim`` can inject (``args.fault``), each failing one line.
-FAULTS = ("camera_stall", "storage_full", "storage_readonly", "no_identity", "clock_unsynced")
+FAULTS = ("camera_stall", "storage_full", "storage_readonly", "no_identity", "clock_unsynced",
+          "mic_missing")
 #: Clock time the camera runs for: two GOPs at the default one-second GOP.
 CAMERA_SECONDS = 2.0
 #: On the sim, the scripted press comes this long after the camera starts.
@@ -592,7 +593,7 @@ def hardware_busy() -> list[Check]:
     hint = (f"the running '{SERVICE}' service holds it: 'systemctl stop {SERVICE}', run the "
             f"doctor, then 'systemctl start {SERVICE}'")
     return [failed(name, "not tested: in use by the bodycam service", hint)
-            for name in ("panel", "camera", "button", "cues")]
+            for name in ("panel", "camera", "button", "cues", "microphone")]
 
 
 # -- assembly ----------------------------------------------------------------------------------
@@ -612,6 +613,8 @@ def _simulation(conf: dict[str, dict[str, Any]], fault: str | None) -> Iterator[
             world.inject_fault("storage_full", free_bytes=0)
         elif fault == "storage_readonly":
             world.inject_fault("storage_readonly")
+        elif fault == "mic_missing":
+            world.mic_fail()
         yield world
 
 
@@ -662,6 +665,9 @@ def diagnose(args: argparse.Namespace) -> Report:
             checks.append(check_panel(conf, world, panels.append))
             checks.extend(check_camera_and_button(conf, clock, world))
             checks.append(check_cues(conf))
+            from .doctor_mic import check_microphone  # late: it imports this module
+
+            checks.append(check_microphone(conf, clock))
         checks.append(service)
     return Report(checks, sim, fault, str(args.config) if args.config else None)
 

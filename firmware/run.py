@@ -273,6 +273,8 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
+        if scenario is not None:
+            scenario.apply(world)  # the microphone's clock is set before it opens
         daemon.start()
         if duration is not None:
             if world is not None:  # scenario time 0 is the camera's first frame
@@ -320,7 +322,8 @@ def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dic
         "data_dir": conf["storage"]["data_dir"],
         "ended_utc": datetime.fromtimestamp(clock.time(), UTC).isoformat().replace("+00:00", "Z"),
         "recordings": [
-            {"id": rid, "frames": st.frames, "segments": st.segments,
+            {"id": rid, "frames": st.frames, "audio_packets": st.audio_packets,
+             "segments": st.segments,
              "seconds": round(((st.last_pts_us or 0) - (st.first_pts_us or 0)) / 1e6, 3)}
             for rid, st in daemon.summary.recordings
         ],

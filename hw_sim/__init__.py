@@ -1,4 +1,5 @@
-"""The simulated world *under* the drivers: fake picamera2, lgpio (under the real rpi-lgpio) and spidev.
+"""The simulated world *under* the drivers: fake picamera2, lgpio (under the real rpi-lgpio), spidev
+and alsaaudio.
 
 ``install(world)`` puts the fakes into ``sys.modules`` under the libraries' real
 names before any driver is imported, so ``drivers/`` runs unchanged on top of
@@ -18,7 +19,7 @@ from hw_sim.world import World, current, set_current
 __all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
 
 #: Module names the fakes take over, in install order.
-FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "spidev")
+FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "spidev", "alsaaudio")
 
 _MISSING = object()
 _saved: dict[str, object] | None = None
@@ -32,9 +33,10 @@ def install(world: World) -> None:
     originals saved by the first install, so :func:`uninstall` restores them.
     """
     global _saved
-    from hw_sim import fake_picamera2, lgpio_loader
+    from hw_sim import fake_alsaaudio, fake_picamera2, lgpio_loader
 
     fakes: dict[str, types.ModuleType] = {
+        "alsaaudio": fake_alsaaudio,
         "picamera2": fake_picamera2,
         "picamera2.encoders": fake_picamera2.encoders,
         "picamera2.outputs": fake_picamera2.outputs,

@@ -92,6 +92,11 @@ class VirtualClock:
         virt, real = anchor
         return virt + (_time.perf_counter() - real)
 
+    def boottime(self) -> float:
+        """The sensor's clock: in the simulation the camera stamps frames with
+        :meth:`monotonic`, so this is the same timeline."""
+        return self.monotonic()
+
     def time(self) -> float:
         """Virtual UTC epoch seconds: start_utc + virtual elapsed + every step()."""
         return self.monotonic() + self._wall_offset

@@ -84,14 +84,21 @@ ACTIONS: dict[str, dict[str, _Key]] = {
         "op": _Key(_STRING, default="write", check=_one_of("write", "fsync", "any")),
     },
     "camera_stall": {"seconds": _Key(_NUMBER, True, check=_positive)},
+    "mic_fail": {},
+    "mic_back": {},
     "clock_step": {
         "seconds": _Key(_NUMBER, True, check=_nonzero),
         "source": _Key(_STRING, check=_one_of(*CLOCK_SOURCES)),
     },
 }
 _COMMON = ("at", "action", "note")
+def _ppm(v: float) -> str | None:
+    return None if -100_000 <= v <= 100_000 else f"must be within ±100000 ppm, got {v!r}"
+
+
 _TOP = {"duration": _Key(_NUMBER, True, check=_positive), "description": _Key(_STRING),
-        "seed": _Key(_INT), "event": _Key("array of tables")}
+        "seed": _Key(_INT), "mic_clock_ppm": _Key(_NUMBER, default=0.0, check=_ppm),
+        "event": _Key("array of tables")}
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,11 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<scenario>"
+    mic_clock_ppm: float = 0.0
+
+    def apply(self, world: World) -> None:
+        """Set what the scenario says of the hardware itself (before the devices open)."""
+        world.mic_clock_ppm = float(self.mic_clock_ppm)
 
     def schedule(self, world: World, *, stop_at_end: bool = False) -> None:
         """Put every event on the world's clock, relative to the camera's first frame.
@@ -151,6 +163,10 @@ class Scenario:
                     clock.call_at(t, clock.set_source, p["source"])
             elif ev.action == "power_cut":
                 clock.call_at(t, world.power_cut, p["mode"], p["seed"])
+            elif ev.action == "mic_fail":
+                clock.call_at(t, world.mic_fail)
+            elif ev.action == "mic_back":
+                clock.call_at(t, world.mic_back)
             else:  # storage_full, storage_free, io_error: for whoever subscribed with world.on_fault
                 clock.call_at(t, _inject, world, ev.action, p)
         if stop_at_end:
@@ -212,7 +228,8 @@ class _Checker:
             raise self.fail(self.top_lines.get("event", 1), "key 'event'",
                             "must be an array of tables ([[event]])")
         events = tuple(self.event(i, ev, duration) for i, ev in enumerate(raw_events))
-        return Scenario(duration, events, top["description"] or "", top["seed"], self.name)
+        return Scenario(duration, events, top["description"] or "", top["seed"], self.name,
+                        float(top["mic_clock_ppm"]))
 
     def event(self, index: int, ev: dict[str, Any], duration: float) -> ScenarioEvent:
         header, lines = (self.event_lines[index] if index < len(self.event_lines)

@@ -37,7 +37,7 @@ BOUNCE_GAP = (0.0001, 0.0008)
 
 #: Faults the world knows; scenario actions with the same names inject them.
 FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_free", "storage_readonly",
-          "io_error", "power_cut")
+          "io_error", "power_cut", "mic_fail", "mic_back")
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,12 @@ class World:
         self._stalls: list[tuple[float, float]] = []
         #: The open fake ``Picamera2`` (one camera, as on the device), or None.
         self.camera_device: Any = None
+        #: The microphone's sample clock against the sensor's, in ppm (+ = fast).
+        self.mic_clock_ppm = 0.0
+        #: The microphone is unplugged (hw_sim.fake_alsaaudio raises ENODEV).
+        self.mic_failed = False
+        #: Counts unplug events: a stream opened before one stays dead after mic_back.
+        self.mic_generation = 0
         #: What power_cut() does; tests may replace it (default: SIGKILL this process).
         #: A replacement should raise: nothing of the firmware may run after a cut.
         self.power_cut_action: Callable[[], Any] = _kill_self
@@ -236,6 +242,17 @@ class World:
         """Step the wall clock now (an NTP correction or a bad RTC), as a logged fault."""
         self.clock.step(seconds)
         self.inject_fault("clock_step", seconds=seconds)
+
+    def mic_fail(self) -> None:
+        """Unplug the microphone now: open streams fail, new ones cannot open."""
+        self.mic_failed = True
+        self.mic_generation += 1
+        self.inject_fault("mic_fail")
+
+    def mic_back(self) -> None:
+        """Plug the microphone in again: a new stream can be opened."""
+        self.mic_failed = False
+        self.inject_fault("mic_back")
 
     def power_cut(self, mode: str = "strict", seed: int = 0) -> None:
         """Die at once like a pulled battery: no finally blocks, no atexit, no flush.

@@ -1,7 +1,9 @@
 """Join decrypted MPEG-TS segments into one MP4 without re-encoding (PyAV).
 
-Each segment is its own TS stream; their packets are copied into one MP4 with
-timestamps rebased so the video starts at 0, kept continuous across segments
+Each segment is its own TS stream; their packets (H.264, and AAC where the
+recording has sound) are copied into one MP4 with timestamps rebased so the
+video starts at 0 (sound from before the first frame is left out, so audio and
+video start together), kept continuous across segments
 (if a segment's clock restarts, it is shifted to follow the one before), and
 every packet given a duration so players show the right length and frame rate.
 """
@@ -22,6 +24,7 @@ class RemuxResult:
     frames: int
     duration_s: float
     fps: float | None
+    audio: bool = False
 
 
 class RemuxError(Exception):
@@ -29,7 +32,7 @@ class RemuxError(Exception):
 
 
 def remux_to_mp4(ts_paths: list[Path], out_path: Path) -> RemuxResult:
-    """Copy the first video stream of each TS file, in order, into ``out_path`` (MP4)."""
+    """Copy the first video and audio stream of each TS file, in order, into ``out_path`` (MP4)."""
     try:
         return _remux(ts_paths, out_path)
     except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -37,15 +40,30 @@ def remux_to_mp4(ts_paths: list[Path], out_path: Path) -> RemuxResult:
             from None
 
 
+def _has_sound(ts_paths: list[Path]) -> bool:
+    """Whether any segment holds an audio packet (a recording whose microphone never
+    worked gets no empty audio track)."""
+    for path in ts_paths:
+        with av.open(str(path), "r", format="mpegts") as inp:
+            sound = [s for s in inp.streams if s.type == "audio"]
+            if sound and any(p.size for p in inp.demux(sound[0])):
+                return True
+    return False
+
+
 def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
+    with_sound = _has_sound(ts_paths)
     out = av.open(str(out_path), "w", format="mp4")
     try:
         ostream = None
+        astream = None
         offset: int | None = None
         shift = 0
         last_dts: int | None = None
+        last_audio: int | None = None
         frame_dur = 0
         frames = 0
+        audio_packets = 0
         end = 0
         rate: Fraction | None = None
         for path in ts_paths:
@@ -54,18 +72,38 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                 if not video:
                     continue
                 vs = video[0]
+                sound = [s for s in inp.streams if s.type == "audio"]
+                aus = sound[0] if sound else None
                 if ostream is None:
                     ostream = out.add_stream_from_template(vs)
                     rate = vs.average_rate or vs.guessed_rate or Fraction(30)
                     frame_dur = max(1, round(1 / (rate * vs.time_base)))
                     ostream.time_base = vs.time_base
+                if aus is not None and astream is None and frames == 0 and with_sound:
+                    # Streams can only be added before the first packet is written. Its
+                    # parameters are the recorder's (AAC-LC, 48 kHz, mono), not probed: a
+                    # segment whose sound starts late (at the press) probes as no audio.
+                    astream = out.add_stream("aac", rate=48_000, layout="mono")
+                    astream.codec_context.extradata = _ASC_LC_48K_MONO
+                    astream.codec_context.profile = "LC"
+                    astream.time_base = Fraction(1, 48_000)
                 pending = None
                 first = True
-                for pkt in inp.demux(vs):
+                held_audio: list[av.Packet] = []
+                streams = [vs] if aus is None or astream is None else [vs, aus]
+                for pkt in inp.demux(streams):
                     if pkt.dts is None and pkt.pts is None:
                         continue
                     dts = pkt.dts if pkt.dts is not None else pkt.pts
                     pts = pkt.pts if pkt.pts is not None else dts
+                    if aus is not None and pkt.stream.index == aus.index:
+                        if first:  # sound before this segment's first frame: place it after
+                            held_audio.append(pkt)
+                            continue
+                        last_audio = _mux_audio(out, astream, pkt, pts - offset + shift,
+                                                last_audio)
+                        audio_packets += last_audio is not None
+                        continue
                     if offset is None:
                         offset = dts
                     if first:
@@ -73,6 +111,10 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                         start = dts - offset + shift
                         if last_dts is not None and start <= last_dts:
                             shift += last_dts + frame_dur - start
+                        for apkt in held_audio:
+                            at = (apkt.pts if apkt.pts is not None else apkt.dts) - offset + shift
+                            last_audio = _mux_audio(out, astream, apkt, at, last_audio)
+                        held_audio.clear()
                     pkt.dts = dts - offset + shift
                     pkt.pts = pts - offset + shift
                     if pending is not None:
@@ -95,4 +137,31 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
     finally:
         out.close()
     return RemuxResult(frames, float(end * tb) if tb else 0.0,
-                       float(rate) if rate else None)
+                       float(rate) if rate else None, astream is not None)
+
+
+#: AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1) of the recorder's sound: object type 2
+#: (AAC-LC), sampling frequency index 3 (48 kHz), channel configuration 1 (mono).
+_ASC_LC_48K_MONO = bytes((0x11, 0x88))
+#: AAC frame length in 90 kHz ticks (1024 samples at 48 kHz).
+_AAC_FRAME_90K = 1920
+
+
+def _mux_audio(out: av.container.OutputContainer, astream: av.stream.Stream | None,
+               pkt: av.Packet, at: int, last: int | None) -> int | None:
+    """Copy one audio packet to ``at`` (90 kHz, video start = 0). Sound from before the
+    first frame is left out, so audio and video start together; returns the new last."""
+    if last is not None and abs(at - (last + _AAC_FRAME_90K)) <= 2:
+        at = last + _AAC_FRAME_90K  # µs rounding on the device: keep contiguous frames contiguous
+    if astream is None or at < 0 or (last is not None and at <= last):
+        return last
+    data = bytes(pkt)
+    if len(data) < 9 or data[0] != 0xFF or data[1] & 0xF0 != 0xF0:
+        return last  # not an ADTS frame: the recorder writes nothing else
+    raw = av.Packet(data[7 if data[1] & 1 else 9:])  # MP4 carries raw AAC frames
+    raw.time_base = Fraction(1, 90_000)
+    raw.pts = raw.dts = at
+    raw.duration = _AAC_FRAME_90K
+    raw.stream = astream
+    out.mux(raw)
+    return at

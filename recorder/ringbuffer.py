@@ -7,6 +7,11 @@ the configured length, at most one GOP more. A byte cap bounds memory too; when
 it bites, whole GOPs go, oldest first, and the shortfall is reported.
 
 Nothing here touches storage: the buffer is a deque of GOPs of ``Packet``.
+
+Audio packets (when sound is kept in the pre-roll) join the GOP in progress
+when they arrive, a little after the video of the same moment; the pre-roll is
+cut by time for both: sound from before its first keyframe is left out, so
+picture and sound of a pre-roll start at the same moment.
 """
 
 from __future__ import annotations
@@ -148,7 +153,10 @@ class PreRecordBuffer:
                     start = i
                 else:
                     break
-        packets = [p for gop in list(self._gops)[start:] for p in gop.packets]
+        gops = list(self._gops)[start:]
+        begin = gops[0].start_us if gops else 0
+        packets = [p for gop in gops for p in gop.packets
+                   if p.stream == VIDEO or p.pts_us >= begin]
         self.clear()
         return packets
 

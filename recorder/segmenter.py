@@ -11,6 +11,12 @@ until the file is closed; this writer never holds more than one chunk.)
 
 Segments roll over at the first keyframe after ``segment_seconds``, so every
 segment starts with a keyframe and no packet is lost or repeated at a seam.
+
+Audio packets (``audio=True``) go into whichever segment is open when they
+arrive, as a second elementary stream of its TS: each lands in exactly one
+segment, so a seam inside speech loses and repeats nothing. Sound from before
+the recording's first keyframe, or while no segment is open (a camera stall),
+is left out; chunk sizes, seals and fsyncs follow the video as before.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .packet import VIDEO, Packet
+from .packet import AUDIO, VIDEO, Packet
 from .tsmux import TsMuxer
 
 log = logging.getLogger(__name__)
@@ -36,6 +42,7 @@ class RecordingStats:
 
     segments: int = 0
     frames: int = 0
+    audio_packets: int = 0
     chunks: int = 0
     bytes_sealed: int = 0
     fsyncs: int = 0
@@ -65,8 +72,10 @@ class RecordingWriter:
         gap_seconds: float = 2.0,
         preroll_sync_seconds: float | None = None,
         preroll_sync_bytes: int = PREROLL_SYNC_BYTES,
+        audio: bool = False,
     ) -> None:
         self._rec = recording
+        self._audio = audio
         self._size = (width, height)
         self._fps = fps
         self._segment_us = round(segment_seconds * 1e6)
@@ -86,6 +95,7 @@ class RecordingWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._pending_frames = 0
+        self._seg_frames_sealed = 0  # video frames of this segment in sealed chunks
         self._pending_first_us: int | None = None
         self._pending_last_us = 0
         # A chunk whose write failed: retried as it was (same bytes, its nonce is spent)
@@ -152,10 +162,10 @@ class RecordingWriter:
         except OSError as e:
             log.error("segment could not be closed (%s); it stays cut off at its last chunk", e)
             closed = False
-            self.stats.frames -= self._pending_frames  # never reached storage
-            if self._retry is not None:
-                self.stats.frames -= self._retry[1]
-                self._retry = None
+            # Frames muxed into this segment whose bytes never reached a sealed chunk.
+            muxed = self._mux.video_frames_out if self._mux is not None else self._seg_frames_sealed
+            self.stats.frames -= muxed - self._seg_frames_sealed
+            self._retry = None  # its frames are among those never sealed
             self._seg = None
             self._mux = None
             self._pending.clear()
@@ -179,8 +189,11 @@ class RecordingWriter:
     def _write(self, pkt: Packet, *, live: bool) -> None:
         if self._closed:
             raise RuntimeError("recording is closed")
+        if pkt.stream == AUDIO:
+            self._write_audio(pkt)
+            return
         if pkt.stream != VIDEO:
-            return  # audio lands with the audio issue; the TS muxer has one video stream
+            return
         last = self.stats.last_pts_us
         if self._seg is not None and last is not None and pkt.pts_us - last >= self._gap_us:
             # Frames stopped and came back inside one segment (a camera stall while the
@@ -191,8 +204,10 @@ class RecordingWriter:
                 return  # a segment must start at a keyframe
             self._open_segment(pkt.pts_us)
         elif pkt.keyframe:
-            # Chunk per GOP; segment per segment_seconds, cut at this keyframe.
-            if self._seal():
+            # Chunk per GOP; segment per segment_seconds, cut at this keyframe. Sound
+            # that came after the last seal, with no frame, rides in the next chunk:
+            # chunks (and their I/O) follow the video as without sound.
+            if (self._pending_frames or self._retry is not None) and self._seal():
                 self._sealed(live)
             if pkt.pts_us - self._seg_start_us >= self._segment_us:
                 self._close_segment()
@@ -229,11 +244,22 @@ class RecordingWriter:
         ):
             self._sync()
 
+    def _write_audio(self, pkt: Packet) -> None:
+        if not self._audio or self._mux is None or self._origin_us is None \
+                or pkt.pts_us < self._origin_us:
+            return
+        self._mux.mux(pkt)
+        data = self._mux.take()
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self.stats.audio_packets += 1
+
     def _open_segment(self, start_us: int) -> None:
         if self._origin_us is None:
             self._origin_us = start_us
         self._seg = self._rec.open_segment()
-        self._mux = TsMuxer(self._origin_us, *self._size, self._fps)
+        self._seg_frames_sealed = 0
+        self._mux = TsMuxer(self._origin_us, *self._size, self._fps, audio=self._audio)
         if self._gap is not None:
             gap_start, reason = self._gap
             self._gap = None
@@ -256,6 +282,7 @@ class RecordingWriter:
             self._seg.write_chunk(data, frames=frames, first_pts_us=first_us,
                                   last_pts_us=last_us)
             self._retry = None
+            self._seg_frames_sealed += frames
             self.stats.chunks += 1
             self.stats.bytes_sealed += len(data)
             if not self._pending:
@@ -264,8 +291,12 @@ class RecordingWriter:
             return False
         data = b"".join(self._pending)
         first = self._pending_first_us
-        chunk = (data, self._pending_frames,
-                 self._pending_last_us if first is None else first, self._pending_last_us)
+        # Frames whose bytes are in this chunk: with sound, the muxer still holds the newest
+        # packet, which goes out with the next chunk (recorder/tsmux.py).
+        assert self._mux is not None
+        frames = self._mux.video_frames_out - self._seg_frames_sealed
+        chunk = (data, frames, self._pending_last_us if first is None else first,
+                 self._pending_last_us)
         self._pending.clear()
         self._pending_bytes = 0
         self._pending_frames = 0
@@ -276,6 +307,7 @@ class RecordingWriter:
         except OSError:
             self._retry = chunk
             raise
+        self._seg_frames_sealed += frames
         self.stats.chunks += 1
         self.stats.bytes_sealed += len(data)
         if self._unsynced_first_us is None:

@@ -241,7 +241,8 @@ def test_first_install_succeeds(installed) -> None:
 def test_pi5_gets_rpi_lgpio(installed) -> None:
     apt = [c for c in installed["first_calls"] if c.startswith("apt-get")]
     assert apt == ["apt-get update", "apt-get install -y --no-install-recommends python3-picamera2 "
-                   "python3-libcamera python3-spidev python3-rpi-lgpio python3-venv fonts-dejavu-core"]
+                   "python3-libcamera python3-spidev python3-alsaaudio python3-rpi-lgpio python3-venv "
+                   "fonts-dejavu-core"]
 
 
 @pytest.mark.parametrize("model", [PI5, PI4])
@@ -255,7 +256,7 @@ def test_rpi_gpio_is_replaced_by_rpi_lgpio_on_every_board(toolbox, tmp_path, mod
     assert f"would: remove {have} (bodycam needs {want} on every board)" in result.stdout
     assert f"would run: apt-get remove -y {have}" in result.stdout
     assert "would run: apt-get install -y --no-install-recommends python3-libcamera " \
-        f"python3-spidev {want} python3-venv" in result.stdout
+        f"python3-spidev python3-alsaaudio {want} python3-venv" in result.stdout
 
 
 def test_unit_file(installed) -> None:
@@ -362,7 +363,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(toolbox, tmp_path, model,
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"would run: apt-get install -y --no-install-recommends python3-picamera2 " \
-        f"python3-libcamera python3-spidev {gpio} python3-venv" in out
+        f"python3-libcamera python3-spidev python3-alsaaudio {gpio} python3-venv" in out
     assert other not in out
     for step in ("preflight", "packages", "boot configuration", "service user", "release",
                  "configuration", "device identity", "evidence directory", "activate",

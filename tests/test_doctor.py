@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -24,7 +25,8 @@ height = 240
 lores_width = 160
 lores_height = 120
 """
-NAMES = ["config", "clock", "identity", "storage", "panel", "camera", "button", "cues", "service"]
+NAMES = ["config", "clock", "identity", "storage", "panel", "camera", "button", "cues", "microphone",
+         "service"]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,8 @@ def test_healthy_simulation_passes_every_line(setup, capsys) -> None:
     assert "simulated glass shows them" in lines["panel"]["detail"]
     assert lines["service"]["detail"] == "skipped (simulation)"
     assert lines["clock"]["detail"].startswith("ntp")
+    # The simulated microphone's bursts (-6 dBFS, 10 % of the time) and its exact clock.
+    assert "level -2" in lines["microphone"]["detail"] and "+0 ppm" in lines["microphone"]["detail"]
     assert list(setup["data"].iterdir()) == []  # the probe file is gone
 
 
@@ -89,6 +93,7 @@ def test_text_checklist(setup, capsys) -> None:
     ("storage_readonly", "storage", "Read-only file system"),
     ("no_identity", "identity", "no such identity directory"),
     ("clock_unsynced", "clock", "unsynced"),
+    ("mic_missing", "microphone", "No such device"),
 ])
 def test_each_fault_fails_its_line_only(setup, capsys, fault, line, words) -> None:
     code, report = run_json(ns(setup, fault=fault), capsys)
@@ -242,3 +247,20 @@ def test_no_gpio_chip_access_gets_the_group_hint() -> None:
 
     hint = doctor._hint(ChipUnavailable("cannot open the GPIO chip"), "another program holds the line")
     assert hint.startswith("permission denied") and "gpio" in hint
+
+
+def test_microphone_clock_rate_is_measured_and_a_wild_one_fails(setup, capsys) -> None:
+    from firmware import config
+    from firmware.doctor_mic import check_microphone
+    from firmware.run import simulated_device
+
+    conf = config.defaults()
+    conf["storage"]["data_dir"] = str(setup["data"])
+    for ppm, ok in ((300.0, True), (8000.0, False)):
+        with simulated_device(conf, fast=True) as world:
+            world.mic_clock_ppm = ppm
+            world.set_frame_origin(world.clock.monotonic())
+            line = check_microphone(conf, world.clock)
+        assert line.ok is ok, line
+        measured = float(re.search(r"clock ([+-]\d+) ppm", line.detail).group(1))
+        assert abs(measured - ppm) < 100  # 6 s of 1 ms USB packets: good to about 100 ppm

@@ -60,7 +60,7 @@ OK_HEAD = 'duration = 40.0\n[[event]]\nat = 12.0\naction = "press"\n\n'
                  "(allowed: at, action, note)", id="unknown-key"),
     pytest.param('duration = 40\nspeed = 2\n',
                  "demo.toml line 2: key 'speed': unknown top-level key (expected one of "
-                 "duration, description, seed, event)", id="unknown-top-key"),
+                 "duration, description, seed, mic_clock_ppm, event)", id="unknown-top-key"),
     pytest.param('[[event]]\nat = 1\naction = "press"\n',
                  "demo.toml line 1: key 'duration': missing (a required key)", id="no-duration"),
 ])
@@ -95,6 +95,8 @@ def test_every_action_and_its_optional_keys_parse() -> None:
         '[[event]]\nat = 5\naction = "storage_full"\n'
         '[[event]]\nat = 6\naction = "io_error"\ncount = 3\nop = "fsync"\n'
         '[[event]]\nat = 7\naction = "storage_free"\n'
+        '[[event]]\nat = 7.5\naction = "mic_fail"\n'
+        '[[event]]\nat = 8\naction = "mic_back"\n'
         '[[event]]\nat = 10\naction = "power_cut"\n')
     assert sc.seed == 3 and sc.description == "all"
     assert sorted(e.action for e in sc.events) == sorted(ACTIONS)
@@ -178,3 +180,20 @@ def test_power_cut_kills_the_process_without_clean_up(tmp_path: Path) -> None:
                           timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert "ran" not in proc.stdout
+
+
+def test_microphone_clock_and_faults_reach_the_world() -> None:
+    sc = parse_scenario('duration = 5\nmic_clock_ppm = -250.5\n'
+                        '[[event]]\nat = 1\naction = "mic_fail"\n[[event]]\nat = 2\naction = "mic_back"\n')
+    assert sc.mic_clock_ppm == -250.5
+    with pytest.raises(ScenarioError, match="mic_clock_ppm.*100000"):
+        parse_scenario('duration = 5\nmic_clock_ppm = 200000\n')
+    w = World(VirtualClock(fast=True))
+    sc.apply(w)
+    assert w.mic_clock_ppm == -250.5
+    sc.schedule(w)
+    w.set_frame_origin(w.clock.monotonic())
+    w.clock.run(until=w.clock.monotonic() + 1.5)
+    assert w.mic_failed
+    w.clock.run(until=w.clock.monotonic() + 1.0)
+    assert not w.mic_failed and [f.name for f in w.faults["mic_fail"]] == ["mic_fail"]

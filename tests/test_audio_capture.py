@@ -1,0 +1,192 @@
+"""The microphone driver over the simulated pyalsaaudio: stamping, drift, faults, AAC."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from drivers.audio_timing import RATE, DriftTracker, GridResampler
+from drivers.microphone import POLL_SECONDS, MicEvent, Microphone, MicState
+from hw_sim.avsync import tone_onsets
+from recorder.aac import FRAME_SAMPLES, AacEncoder, adts_header
+from recorder.packet import AUDIO
+
+
+def decode(packets) -> tuple[np.ndarray, np.ndarray]:
+    """Boot-time of every decoded sample, and the samples (packets of one run)."""
+    dec = av.CodecContext.create("aac", "r")
+    times, out = [], []
+    for p in packets:
+        for f in dec.decode(av.Packet(p.data)):
+            x = f.to_ndarray()[0]
+            out.append(x)
+            times.append(p.pts_us / 1e6 + np.arange(len(x)) / RATE)
+    return np.concatenate(times), np.concatenate(out)
+
+
+def run_mic(world, seconds: float, **kw) -> tuple[Microphone, list, list]:
+    packets, events = [], []
+    world.set_frame_origin(world.clock.monotonic() + 0.3)
+    mic = Microphone(world.clock, packets.append, on_event=events.append, **kw)
+    mic.start()
+    world.clock.run(until=world.clock.monotonic() + seconds)
+    return mic, packets, events
+
+
+@pytest.mark.parametrize("ppm", [0.0, 2000.0, -3000.0])
+def test_bursts_sit_on_the_frame_times_whatever_the_cards_clock(world, ppm) -> None:
+    world.mic_clock_ppm = ppm
+    mic, packets, events = run_mic(world, 40.0)
+    assert not events and mic.state is MicState.RUNNING
+    assert abs(mic.clock_ppm - ppm) < 20  # measured against the sensor's clock
+    assert all(p.stream == AUDIO and p.keyframe for p in packets)
+    steps = {b.pts_us - a.pts_us for a, b in zip(packets, packets[1:], strict=False)}
+    assert steps <= {21333, 21334}  # 1024 samples at 48 kHz of the sensor's clock, back to back
+    times, samples = decode(packets)
+    onsets = np.array(tone_onsets(times, samples)) - world.frame_origin
+    assert len(onsets) >= 39
+    # Every burst within 2 ms of its whole second (USB packets are 1 ms), the last as the first.
+    assert np.max(np.abs(onsets - np.round(onsets))) < 0.002, onsets
+
+
+def test_a_samples_count_alone_would_drift(world) -> None:
+    """The reason for the tracker: at 2000 ppm the card's 48000th sample is 2 ms early a second."""
+    world.mic_clock_ppm = 2000.0
+    raw: list[tuple[int, np.ndarray]] = []
+    mic, packets, _ = run_mic(world, 30.0)
+    mic.raw_tap = lambda i, x: raw.append((i, x))
+    world.clock.run(until=world.clock.monotonic() + 10.0)
+    x = np.concatenate([b for _, b in raw])
+    counted = tone_onsets(np.arange(len(x)) / RATE, x)
+    # Counted at the nominal rate, nine bursts span 9 * 1.002 s instead of 9 s.
+    assert abs((counted[-1] - counted[0]) - 9 * 1.002) < 0.002
+
+
+def test_gain_and_level(world) -> None:
+    mic, _, _ = run_mic(world, 3.0, gain_db=-6.0)
+    # Bursts of -6 dBFS peak, 10 % of the time: about -19 dBFS RMS at the card.
+    assert -21 < mic.level_dbfs < -17
+
+
+def test_a_missing_microphone_is_reported_and_retried_never_raised(world) -> None:
+    world.mic_failed = True
+    mic, packets, events = run_mic(world, 3.0, retry_seconds=1.0)
+    assert mic.state is MicState.FAILED and not packets
+    assert [e.event for e in events] == [MicEvent.FAILED]
+    assert "No such device" in events[0].detail
+    world.mic_back()
+    world.clock.run(until=world.clock.monotonic() + 1.5)
+    assert mic.state is MicState.RUNNING
+    assert [e.event for e in events] == [MicEvent.FAILED, MicEvent.BACK]
+    world.clock.run(until=world.clock.monotonic() + 1.0)
+    assert packets
+
+
+def test_an_unplugged_microphone_ends_the_run_and_comes_back_on_the_same_grid(world) -> None:
+    mic, packets, events = run_mic(world, 3.0, retry_seconds=0.5)
+    world.mic_fail()
+    world.clock.run(until=world.clock.monotonic() + 0.1)
+    assert mic.state is MicState.FAILED
+    failed_at = events[0].pts_us
+    last = packets[-1].pts_us
+    assert failed_at == last + 21333  # the gap starts where the last sound ends
+    world.mic_back()
+    world.clock.run(until=world.clock.monotonic() + 2.0)
+    after = [p for p in packets if p.pts_us > last]
+    assert after and after[0].pts_us - failed_at >= 0
+    # On the same 48 kHz lattice of the sensor's clock as before the gap.
+    assert all(-(-p.pts_us * RATE // 1_000_000) * 1_000_000 // RATE == p.pts_us for p in after)
+
+
+def test_an_overrun_is_a_gap_not_a_failure(world) -> None:
+    mic, packets, events = run_mic(world, 1.0)
+    mic._timer.cancel()  # the loop stalls for half a second: ALSA's buffer overflows
+    world.clock.run(until=world.clock.monotonic() + 0.5)
+    mic._timer = world.clock.call_later(POLL_SECONDS, mic._poll)
+    world.clock.run(until=world.clock.monotonic() + 1.0)
+    assert [e.event for e in events] == [MicEvent.GAP]
+    assert mic.state is MicState.RUNNING
+
+
+def test_tracker_holds_the_rate_through_jitter() -> None:
+    rng = np.random.default_rng(1)
+    tracker = DriftTracker()
+    true_rate = RATE * (1 + 150e-6)
+    for i in range(1, 3000):
+        t = 5000.0 + i * 0.02
+        tracker.observe(int(t * true_rate - 5000.0 * true_rate), t + rng.uniform(0, 0.001))
+    fit = tracker.fit()
+    assert fit is not None and abs(fit.ppm - 150) < 5
+
+
+def test_resampler_output_is_continuous_across_feeds() -> None:
+    from drivers.audio_timing import Fit
+
+    fit = Fit(0, 10.0, 1 / (RATE * 1.001))
+    r = GridResampler()
+    ramp = np.arange(48_000, dtype=np.float32) / 1000
+    got = []
+    for i in range(0, len(ramp), 1000):
+        r.feed(i, ramp[i:i + 1000])
+        got.append(r.pull(fit))
+    ks = [k for k, x in got if len(x)]
+    lens = [len(x) for k, x in got if len(x)]
+    assert all(b == a + n for a, b, n in zip(ks, ks[1:], lens, strict=False))
+    y = np.concatenate([x for _, x in got])
+    assert np.allclose(np.diff(y), 1.001e-3, atol=1e-5)  # each grid step is 1.001 card samples
+
+
+def test_adts_header_and_encoder_timestamps() -> None:
+    assert adts_header(100)[:2] == b"\xff\xf1" and len(adts_header(100)) == 7
+    enc = AacEncoder(96_000)
+    k0 = 48_000 * 1000
+    pkts = enc.encode(k0, np.zeros(FRAME_SAMPLES * 3 + 10, np.float32)) + enc.flush()
+    assert pkts[0].pts_us == (k0 - FRAME_SAMPLES) * 1_000_000 // RATE  # the priming frame
+    assert [p.pts_us for p in pkts[1:4]] == [(k0 + i * 1024) * 1_000_000 // RATE for i in range(3)]
+    with pytest.raises(ValueError, match="flush first"):
+        enc.encode(k0, np.zeros(10, np.float32))
+        enc.encode(k0 + 99, np.zeros(10, np.float32))
+
+
+def test_older_pyalsaaudio_without_keywords_or_avail_still_syncs(world, monkeypatch) -> None:
+    """Raspberry Pi OS bookworm ships pyalsaaudio 0.8.4: PCM(type, mode, device) and setters."""
+    from hw_sim import fake_alsaaudio
+
+    pcm_011 = fake_alsaaudio.PCM
+
+    class Pcm084:
+        def __init__(self, type, mode, device="default"):  # noqa: A002
+            self._args = {"type": type, "mode": mode, "device": device}
+            self._pcm = None
+
+        def setchannels(self, n):
+            return 1
+
+        def setrate(self, r):
+            self._pcm = pcm_011(rate=r, channels=1, periodsize=1024, periods=16,
+                                           **self._args)
+            return self._pcm.rate
+
+        def setformat(self, f):
+            return f
+
+        def setperiodsize(self, n):
+            return n
+
+        def read(self):
+            return self._pcm.read()
+
+        def cardname(self):
+            return self._pcm.cardname()
+
+        def close(self):
+            self._pcm.close()
+
+    monkeypatch.setattr(fake_alsaaudio, "PCM", Pcm084)
+    world.mic_clock_ppm = 500.0
+    mic, packets, events = run_mic(world, 20.0)
+    assert not events and abs(mic.clock_ppm - 500) < 50
+    times, samples = decode(packets)
+    onsets = np.array(tone_onsets(times, samples)) - world.frame_origin
+    assert np.max(np.abs(onsets[5:] - np.round(onsets[5:]))) < 0.003, onsets
