@@ -114,6 +114,7 @@ class Daemon:
         self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
         self._last_packet_at: float | None = None
         self._stalled_since: float | None = None
+        self._restarting = False  # stopped after a stall; packets now are flushed old frames
         #: What the front display and doctor show: storage_low, storage_full,
         #: camera_fault, clock_unsynced, key_missing.
         self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
@@ -298,10 +299,15 @@ class Daemon:
         """An encoded frame from the camera (on the loop)."""
         now_us = round(self.clock.monotonic() * 1e6)
         offset = now_us - pkt.pts_us
+        # Packets leave the encoder frames after capture (x264 frame threads): the
+        # camera's own reading at completion dates a press without that lag.
+        seen = self.camera.sensor_offset_us if self.camera is not None else None
+        if seen is not None and seen < offset:
+            offset = seen
         if self._pts_offset_us is None or offset < self._pts_offset_us:
             self._pts_offset_us = offset
         self._last_packet_at = self.clock.monotonic()
-        if self._stalled_since is not None:
+        if self._stalled_since is not None and not self._restarting:
             self._camera_resumed(pkt)
         if self.state == RECORDING and self.writer is not None:
             try:
@@ -690,33 +696,46 @@ class Daemon:
             log.error("audit log write failed (%s): %s %s", e, event, fields)
 
     def _camera_stalled(self, now: float) -> None:
-        """No packets for ``camera.stall_seconds``: close the segment, restart the camera.
+        """No packets for ``camera.stall_seconds``: stop the camera, then restart it.
 
-        Retried every stall period until packets flow again; a recording in
-        progress continues in a new segment, the gap recorded in its manifest.
+        Stopping flushes the frames the encoder still held (x264's frame threads
+        on a Pi 5): they reach the loop before the restart below, and go to the
+        segment before the gap. Retried every stall period until packets flow
+        again; a recording in progress continues in a new segment, the gap
+        recorded in its manifest.
         """
         assert self._last_packet_at is not None and self.camera is not None
-        if self._stalled_since is None:
+        first = self._stalled_since is None
+        if first:
             self._stalled_since = self._last_packet_at
             self._alert("camera_fault", True)
             log.error("camera stalled: no frames for %.1f s; restarting the camera pipeline",
                       now - self._last_packet_at)
             self._audit("camera_stall", silent_s=round(now - self._last_packet_at, 3))
             self._cue("fault", "camera_stall")
-            if self.writer is not None:
-                try:
-                    self.writer.interrupt("camera stall")
-                except OSError as e:
-                    self._storage_failed(e)
+        self._last_packet_at = now
+        self._restarting = True
         try:
             self.camera.stop()
+        except Exception as e:  # the camera library's errors are not ours to enumerate
+            log.error("camera stop failed: %s", e)
+        self.clock.call_soon_threadsafe(self._restart_camera, first)
+
+    def _restart_camera(self, first: bool) -> None:
+        """After the flushed packets: close the segment before the gap, start the camera."""
+        self._restarting = False
+        if first and self.writer is not None:
+            try:
+                self.writer.interrupt("camera stall")
+            except OSError as e:
+                self._storage_failed(e)
+        try:
             self.camera.start()
         except Exception as e:  # the camera library's errors are not ours to enumerate
             log.error("camera restart failed: %s", e)
             self._audit("camera_restart_failed", error=str(e))
         else:
             self._audit("camera_restart")
-        self._last_packet_at = now
 
     def _camera_resumed(self, pkt: Packet) -> None:
         assert self._stalled_since is not None

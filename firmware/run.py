@@ -73,8 +73,8 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
 
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
-    if not args.sim and (args.scenario or args.fast or args.display_out):
-        raise BodycamError("--scenario, --fast and --display-out need --sim")
+    if not args.sim and (args.scenario or args.fast or args.display_out or getattr(args, "board", None)):
+        raise BodycamError("--scenario, --fast, --board and --display-out need --sim")
     if args.duration is not None and args.duration <= 0:
         raise BodycamError(f"--duration {args.duration:g}: give a positive number of seconds")
     if args.display_out is not None and args.display_out.exists() and not args.display_out.is_dir():
@@ -94,7 +94,9 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     )
 
     with ExitStack() as stack:
-        world = stack.enter_context(simulated_device(conf, args.fast)) if args.sim else None
+        board = getattr(args, "board", None) or (scenario.board if scenario is not None else None)
+        world = stack.enter_context(
+            simulated_device(conf, args.fast, board or "pi5")) if args.sim else None
         if world is not None:
             clock: Any = world.clock
         else:
@@ -123,10 +125,12 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 @contextmanager
-def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[Any]:
+def simulated_device(conf: dict[str, dict[str, Any]], fast: bool,
+                     board: str = "pi5") -> Iterator[Any]:
     """The simulated hardware under the drivers (hw_sim.install), storage faults under
-    the data directory included; everything is put back on exit."""
+    the data directory included; everything is put back on exit. ``board``: pi4 or pi5."""
     import hw_sim
+    from hw_sim.board import parse_board
     from hw_sim.clock import VirtualClock
     from hw_sim.fake_storage import StorageSim
     from hw_sim.world import CameraSpec, World
@@ -143,6 +147,7 @@ def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[An
         ),
         button_pin=conf["button"]["pin"],
         button_active_low=conf["button"]["active_low"],
+        board=parse_board(board),
     )
     storage = StorageSim(world, conf["storage"]["data_dir"])
     hw_sim.install(world)

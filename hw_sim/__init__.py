@@ -1,8 +1,11 @@
-"""The simulated world *under* the drivers: fake picamera2, RPi.GPIO and spidev.
+"""The simulated world *under* the drivers and libraries.
 
-``install(world)`` puts the fakes into ``sys.modules`` under the libraries' real
-names before any driver is imported, so ``drivers/`` runs unchanged on top of
-them (gpiozero's mock pin factory is the model). See docs/SIMULATION.md.
+``install(world)`` puts the simulated layers into ``sys.modules`` under their
+real names before any driver is imported, so ``drivers/`` runs unchanged on top
+of them (gpiozero's mock pin factory is the model). The camera is the real
+picamera2 package over a simulated ``libcamera`` (:mod:`hw_sim.libcamera_sim`)
+and simulated kernel devices (:mod:`hw_sim.kernel`); GPIO and SPI are fakes of
+RPi.GPIO and spidev. See docs/SIMULATION.md.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from hw_sim.world import World, current, set_current
 
 __all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
 
-#: Module names the fakes take over, in install order.
-FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "RPi", "RPi.GPIO", "spidev")
+#: Module names the simulation takes over, in install order.
+FAKED = ("libcamera", "prctl", "pykms", "RPi", "RPi.GPIO", "spidev")
 
 _MISSING = object()
 _saved: dict[str, object] | None = None
@@ -32,13 +35,10 @@ def install(world: World) -> None:
     originals saved by the first install, so :func:`uninstall` restores them.
     """
     global _saved
-    from hw_sim import fake_gpio, fake_picamera2
+    from hw_sim import fake_gpio, kernel, libcamera_sim, prctl_shim, pykms_sim
 
-    fakes: dict[str, types.ModuleType] = {
-        "picamera2": fake_picamera2,
-        "picamera2.encoders": fake_picamera2.encoders,
-        "picamera2.outputs": fake_picamera2.outputs,
-    }
+    fakes: dict[str, types.ModuleType] = {"libcamera": libcamera_sim, "prctl": prctl_shim,
+                                           "pykms": pykms_sim}
     gpio = fake_gpio.module()
     rpi = types.ModuleType("RPi", "Simulated RPi package (hw_sim)")
     rpi.__path__ = []  # a package, so "import RPi.GPIO" resolves through sys.modules
@@ -54,6 +54,21 @@ def install(world: World) -> None:
         if name in fakes:
             sys.modules[name] = fakes[name]
     set_current(world)
+    kernel.KERNEL.board = world.board
+    kernel.install_finder()
+    _forget_picamera2_if_board_changed(world)
+
+
+_imported_for: object = None
+
+
+def _forget_picamera2_if_board_changed(world: World) -> None:
+    """picamera2 probes the board once, at import: re-import it for another board."""
+    global _imported_for
+    if _imported_for is not world.board:
+        for name in [n for n in sys.modules if n == "picamera2" or n.startswith("picamera2.")]:
+            del sys.modules[name]
+        _imported_for = world.board
 
 
 def uninstall() -> None:

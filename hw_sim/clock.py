@@ -39,6 +39,25 @@ MONOTONIC_START = 1000.0
 CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
 
 
+#: Real seconds fast mode waits for outstanding holds before moving time on regardless.
+HOLD_LIMIT_S = 5.0
+
+
+class Hold:
+    """A claim on virtual time (see :meth:`VirtualClock.hold`); release it once."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock: VirtualClock | None = clock
+
+    def release(self) -> None:
+        """Let virtual time move on (a second call does nothing)."""
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock._release_hold()
+
+
 class Timer:
     """A scheduled callback; :meth:`cancel` keeps it from running."""
 
@@ -81,6 +100,9 @@ class VirtualClock:
         # Real-time anchor (virtual, real) while a non-fast run() is in progress.
         self._anchor: tuple[float, float] | None = None
         self._thread: int | None = None
+        # Work the simulated hardware handed to a library's own threads (picamera2's event
+        # loop, its encoder threads): in fast mode virtual time waits for it (see hold()).
+        self._holds = 0
 
     # -- time ---------------------------------------------------------------
 
@@ -131,6 +153,25 @@ class VirtualClock:
         """Run ``fn(*args)`` before any timer that is due; callable from any thread."""
         self.call_at(-math.inf, fn, *args)
 
+    def hold(self) -> Hold:
+        """Keep fast mode from moving virtual time on until the returned hold is released.
+
+        The simulated hardware takes a hold when it hands work to a real library's own
+        thread (a completed camera request, a frame queued to the encoder), so that in
+        fast mode the library finishes with one frame before the next is due, as it
+        would in real time. Callbacks already due still run meanwhile. A hold not
+        released within :data:`HOLD_LIMIT_S` of real time is ignored (a library that
+        keeps a buffer for good must not freeze the world).
+        """
+        with self._cond:
+            self._holds += 1
+        return Hold(self)
+
+    def _release_hold(self) -> None:
+        with self._cond:
+            self._holds -= 1
+            self._cond.notify_all()
+
     def pending(self) -> int:
         """How many live (not cancelled) callbacks are waiting; for tests and diagnostics."""
         with self._cond:
@@ -169,6 +210,7 @@ class VirtualClock:
 
     def _next(self, until: float | None) -> Timer | None:
         """The next timer to run, with virtual time advanced to it; None when run() ends."""
+        waited_since: float | None = None
         with self._cond:
             while True:
                 if self._stopped:
@@ -181,6 +223,12 @@ class VirtualClock:
                     return heapq.heappop(self._heap)[2]
                 if until is not None and now >= until:
                     return None
+                if self.fast and self._holds > 0 and (until is None or now < until):
+                    if waited_since is None:
+                        waited_since = _time.monotonic()
+                    if _time.monotonic() - waited_since < HOLD_LIMIT_S:
+                        self._cond.wait(0.05)
+                        continue
                 if self.fast:
                     if nxt is None:
                         if until is not None:

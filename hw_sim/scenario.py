@@ -86,7 +86,8 @@ ACTIONS: dict[str, dict[str, _Key]] = {
 }
 _COMMON = ("at", "action", "note")
 _TOP = {"duration": _Key(_NUMBER, True, check=_positive), "description": _Key(_STRING),
-        "seed": _Key(_INT), "event": _Key("array of tables")}
+        "seed": _Key(_INT), "board": _Key(_STRING, check=_one_of("pi4", "pi5")),
+        "event": _Key("array of tables")}
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Scenario:
     description: str = ""
     seed: int | None = None
     source: str = "<scenario>"
+    #: The board the scenario is written for ("pi4"/"pi5"), or None: the command line's.
+    board: str | None = None
 
     def schedule(self, world: World, *, stop_at_end: bool = False) -> None:
         """Put every event on the world's clock, relative to the camera's first frame.
@@ -202,7 +205,8 @@ class _Checker:
             raise self.fail(self.top_lines.get("event", 1), "key 'event'",
                             "must be an array of tables ([[event]])")
         events = tuple(self.event(i, ev, duration) for i, ev in enumerate(raw_events))
-        return Scenario(duration, events, top["description"] or "", top["seed"], self.name)
+        return Scenario(duration, events, top["description"] or "", top["seed"], self.name,
+                        top["board"])
 
     def event(self, index: int, ev: dict[str, Any], duration: float) -> ScenarioEvent:
         header, lines = (self.event_lines[index] if index < len(self.event_lines)

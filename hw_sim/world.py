@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from hw_sim.board import Board
 from hw_sim.clock import VirtualClock
 from hw_sim.fake_gpio import PinBank
 
@@ -103,8 +104,10 @@ class World:
         button_pin: int = 17,
         button_active_low: bool = True,
         seed: int = 0,
+        board: Board = Board.PI5,
     ) -> None:
         self.clock = clock
+        self.board = board
         self.camera = camera if camera is not None else CameraSpec()
         self.button_pin = button_pin
         self.button_active_low = button_active_low

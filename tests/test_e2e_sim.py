@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,9 @@ def test_press_records_the_preroll_and_every_frame_until_the_hold(tmp_path, keys
     assert frames == list(range(frames[0], frames[-1] + 1))
     assert round((hold_at + 3.5) * FPS) - 1 <= frames[-1] <= round((hold_at + 3.5) * FPS) + 1
     sidecar = json.loads(mp4.with_suffix(".json").read_text())
-    assert sidecar["utc_start"].startswith("2026-01-15T08:00:15")
+    # Frame 450 at 15 s, give or take the camera's whole-microsecond frame duration (33,333 µs).
+    start = datetime.fromisoformat(sidecar["utc_start"].replace("Z", "+00:00"))
+    assert abs((start - datetime(2026, 1, 15, 8, 0, 15, tzinfo=UTC)).total_seconds()) < 0.001
 
 
 def test_bouncing_presses_make_one_transition_each(tmp_path, keys, capsys) -> None:
