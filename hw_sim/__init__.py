@@ -56,24 +56,20 @@ def install(world: World) -> None:
     set_current(world)
     kernel.KERNEL.board = world.board
     kernel.install_finder()
-    _forget_picamera2_if_board_changed(world)
+    _forget_picamera2()
 
 
-_imported_for: object = None
-
-
-def _forget_picamera2_if_board_changed(world: World) -> None:
-    """picamera2 probes the board once, at import: re-import it for another board."""
-    global _imported_for
-    if _imported_for is not world.board:
-        for name in [n for n in sys.modules if n == "picamera2" or n.startswith("picamera2.")]:
-            del sys.modules[name]
-        _imported_for = world.board
+def _forget_picamera2() -> None:
+    """picamera2 probes the board once, at import, and keeps one CameraManager per class:
+    each world gets a fresh import, so no camera or board of an earlier world lingers."""
+    for name in [n for n in sys.modules if n == "picamera2" or n.startswith("picamera2.")]:
+        del sys.modules[name]
 
 
 def uninstall() -> None:
     """Put back whatever the names meant before :func:`install`; no world is current."""
     global _saved
+    _forget_picamera2()
     if _saved is not None:
         for name, mod in _saved.items():
             if mod is _MISSING:

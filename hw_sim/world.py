@@ -121,7 +121,8 @@ class World:
         self._origin_hooks: list[Callable[[float], Any]] = []
         self._fault_hooks: dict[str, list[Callable[[Fault], Any]]] = {}
         self._stalls: list[tuple[float, float]] = []
-        #: The open fake ``Picamera2`` (one camera, as on the device), or None.
+        self._start_failures = 0
+        #: The simulated libcamera camera (one, as on the device), or None.
         self.camera_device: Any = None
         #: What power_cut() does; tests may replace it (default: SIGKILL this process).
         self.power_cut_action: Callable[[], Any] = _kill_self
@@ -223,6 +224,18 @@ class World:
         t = self.clock.monotonic() if at is None else at
         self._stalls.append((t, t + seconds))
         self.clock.call_at(t, partial(self.inject_fault, "camera_stall", seconds=seconds))
+
+    def fail_camera_starts(self, times: int = 1) -> None:
+        """The next ``times`` camera starts fail (libcamera's start() returns an error)."""
+        self._start_failures += times
+
+    def camera_start_fails(self) -> bool:
+        """Consume one planned start failure (called by the simulated camera)."""
+        if self._start_failures > 0:
+            self._start_failures -= 1
+            self.log("camera_start_failed")
+            return True
+        return False
 
     def camera_stalled(self, t: float) -> bool:
         """Whether a frame captured at monotonic ``t`` falls in a stall."""

@@ -130,6 +130,11 @@ class Camera:
         self._held: dict[int, Any] = {}  # id(request) -> clock hold until it comes back
         self._last_done: Request | None = None
         self._scene: Scene | None = None
+        #: Frames the sensor delivered into a request (not stalled, not dropped).
+        self.frames_captured = 0
+        #: Frames dropped because picamera2 had no request queued.
+        self.frames_dropped = 0
+        self._world.camera_device = self
         self.properties = {
             properties.Model: self._world.camera.model,
             properties.Location: 2,
@@ -208,6 +213,8 @@ class Camera:
             raise RuntimeError("Failed to start camera: not configured")
         if self._running:
             raise RuntimeError("Failed to start camera: already running")
+        if self._world.camera_start_fails():
+            raise RuntimeError("Failed to start camera: Input/output error")
         self._frame_us = self._clamped_duration((controls_in or {}).get(controls.FrameDurationLimits))
         clock = self._world.clock
         self._t0 = clock.monotonic()
@@ -274,7 +281,9 @@ class Camera:
         with self._lock:
             req = self._queue.pop(0) if self._queue else None
         if req is None:
+            self.frames_dropped += 1
             return  # no buffer: the frame is dropped, as the real pipeline does
+        self.frames_captured += 1
         assert self._scene is not None and self._config is not None
         yuv = self._scene.render(seq, seq * self._frame_us / 1e6, clock.time())
         main = self._config.at(0)
