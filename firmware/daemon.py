@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from display import DisplayState
 from drivers.button import Button
@@ -35,7 +35,9 @@ from evidence.errors import BodycamError
 from recorder.packet import Packet
 from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
-from recorder.segmenter import RecordingStats, RecordingWriter
+
+if TYPE_CHECKING:  # the writer (PyAV's muxer, the evidence crypto) loads at the first recording
+    from recorder.segmenter import RecordingStats, RecordingWriter
 
 from .cues import Cues
 from .front_display import FrontDisplay
@@ -398,6 +400,8 @@ class Daemon:
                 clock_source=self.clock.source(),
                 start_pts_us=first_us if first_us is not None else 0,
             )
+            from recorder.segmenter import RecordingWriter
+
             self.writer = RecordingWriter(
                 rec,
                 width=cam["width"],

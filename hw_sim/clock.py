@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time as _time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 #: 2026-01-15T08:00:00Z: a fixed start so a run's wall-clock output is reproducible.
 DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
@@ -55,7 +58,7 @@ class Hold:
         """Let virtual time move on (a second call does nothing)."""
         clock, self._clock = self._clock, None
         if clock is not None:
-            clock._release_hold()
+            clock._release_hold(self)
 
 
 class Timer:
@@ -102,7 +105,7 @@ class VirtualClock:
         self._thread: int | None = None
         # Work the simulated hardware handed to a library's own threads (picamera2's event
         # loop, its encoder threads): in fast mode virtual time waits for it (see hold()).
-        self._holds = 0
+        self._holds: set[Hold] = set()
 
     # -- time ---------------------------------------------------------------
 
@@ -163,13 +166,14 @@ class VirtualClock:
         released within :data:`HOLD_LIMIT_S` of real time is ignored (a library that
         keeps a buffer for good must not freeze the world).
         """
+        hold = Hold(self)
         with self._cond:
-            self._holds += 1
-        return Hold(self)
+            self._holds.add(hold)
+        return hold
 
-    def _release_hold(self) -> None:
+    def _release_hold(self, hold: Hold) -> None:
         with self._cond:
-            self._holds -= 1
+            self._holds.discard(hold)
             self._cond.notify_all()
 
     def pending(self) -> int:
@@ -223,12 +227,15 @@ class VirtualClock:
                     return heapq.heappop(self._heap)[2]
                 if until is not None and now >= until:
                     return None
-                if self.fast and self._holds > 0 and (until is None or now < until):
+                if self.fast and self._holds and (until is None or now < until):
                     if waited_since is None:
                         waited_since = _time.monotonic()
                     if _time.monotonic() - waited_since < HOLD_LIMIT_S:
                         self._cond.wait(0.05)
                         continue
+                    _log.warning("virtual clock: %d hold(s) not released in %.0f s; moving on",
+                                 len(self._holds), HOLD_LIMIT_S)
+                    self._holds.clear()
                 if self.fast:
                     if nxt is None:
                         if until is not None:

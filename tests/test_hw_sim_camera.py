@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import numpy as np
 import pytest
 
 import hw_sim

@@ -220,6 +220,7 @@ class Camera:
         self._t0 = clock.monotonic()
         self._sensor_base_ns = round(self._t0 * 1e9)
         self._seq = 0
+        self._last_done = None  # requests of an earlier start are never given back
         self._running = True
         self._world.set_frame_origin(self._t0)
         self._world.log("camera_start", fps=round(1e6 / self._frame_us, 3),
