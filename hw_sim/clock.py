@@ -2,7 +2,7 @@
 
 :class:`VirtualClock` has the surface of the firmware's ``Clock`` protocol
 (``drivers/clock.py``) without importing it: ``hw_sim`` sits under the drivers and
-must not depend on them. The fake camera and the fake GPIO schedule their own
+must not depend on them. The simulated camera and GPIO schedule their own
 events (frames every 1/fps s, scripted button edges) on this clock, so the firmware
 and the simulated hardware share one timeline.
 

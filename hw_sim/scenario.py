@@ -13,7 +13,7 @@ scenario that silently skips an event makes a test pass for the wrong reason.
 The keys of each action are listed in :data:`ACTIONS` and in docs/SIMULATION.md.
 
 Scenario time 0 is the simulated camera's first frame: :meth:`Scenario.schedule`
-waits for ``world.frame_origin`` (set by the fake camera's first ``start()``) and
+waits for ``world.frame_origin`` (set by the simulated camera's first ``start()``) and
 then schedules every event on the world's clock.
 """
 

@@ -141,7 +141,7 @@ class World:
             self._origin_hooks.append(fn)
 
     def set_frame_origin(self, t: float) -> None:
-        """Bind scenario time 0 to monotonic ``t`` (the fake camera's first start)."""
+        """Bind scenario time 0 to monotonic ``t`` (the simulated camera's first start)."""
         if self.frame_origin is not None:
             return
         self.frame_origin = t
@@ -269,7 +269,7 @@ def current() -> World:
     if _current is None:
         raise RuntimeError(
             "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the fake picamera2 / RPi.GPIO / spidev"
+            "before using the simulated libcamera / RPi.GPIO / spidev"
         )
     return _current
 
