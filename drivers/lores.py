@@ -49,13 +49,17 @@ class LoresSlot:
         #: Smallest (clock µs - SensorTimestamp µs) seen at completion: how sensor time maps
         #: onto the clock, free of the encoder's lag (packets come out frames later).
         self.sensor_offset_us: int | None = None
+        #: The frame duration (µs) the camera reports it delivered, from the newest frame.
+        self.frame_duration_us: int | None = None
 
     def post_callback(self, request: Any) -> None:
         """picamera2 calls this for every completed request (on its event thread)."""
         from picamera2 import MappedArray
 
         now = self._now()
-        sensor_ns = request.get_metadata().get("SensorTimestamp")
+        meta = request.get_metadata()
+        self.frame_duration_us = meta.get("FrameDuration", self.frame_duration_us)
+        sensor_ns = meta.get("SensorTimestamp")
         if sensor_ns is not None:
             offset = round(now * 1e6) - sensor_ns // 1000
             if self.sensor_offset_us is None or offset < self.sensor_offset_us:

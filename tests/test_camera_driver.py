@@ -120,6 +120,7 @@ def test_a_frame_rate_beyond_the_sensor_mode_is_clamped(world: World) -> None:
     assert cam.fps == pytest.approx(56.03, abs=0.01)
     cam.start()
     world.clock.run(until=world.clock.monotonic() + 2.5)
+    assert cam.lores.frame_duration_us == 17_847  # what the camera reports it delivers
     cam.close()
     world.clock.run(until=world.clock.monotonic())  # what the stop flushed, onto the loop
     assert len(packets) == 141  # frames 0..140 within 2.5 s

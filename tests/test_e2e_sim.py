@@ -611,3 +611,15 @@ def test_verify_with_another_devices_key_is_foreign_not_tampered(
     main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--json"])
     good = json.loads(capsys.readouterr().out)["audit_log"]
     assert good["ok"] and good["checkpoints"] >= 1
+
+
+def test_board_needs_sim_and_names_its_choices(tmp_path, capsys) -> None:
+    assert main(["run", "--board", "pi4", "--data-dir", str(tmp_path / "d")]) == 2
+    assert "--board" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--sim", "--board", "pi3"])
+    assert exit_.value.code == 2 and "pi4" in capsys.readouterr().err
+    bad = write(tmp_path / "s.toml", 'board = "pi3"\nduration = 1\n')
+    assert main(["run", "--sim", "--fast", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and "board" in err and err.count("\n") == 1
