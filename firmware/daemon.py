@@ -168,8 +168,10 @@ class Daemon:
             self.camera.model, cam["width"], cam["height"], cam["fps"],
             self.prerecord_mode, self.buffer.seconds,
         )
-        self._start_display()
         self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
+        # Ready once the camera runs: the panel (luma, SPI, its first frame) comes up on
+        # the loop, after the first packets are already in the pre-record buffer.
+        self.clock.call_soon_threadsafe(self._start_display)
         self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
 
     def _open_hardware(self) -> None:
