@@ -154,8 +154,11 @@ class Daemon:
             self._open_hardware()
             self.camera.start()
         except ImportError as e:
+            missing = e.name or str(e)
+            if missing == "libcamera":  # picamera2 without the libcamera it runs on
+                missing = "picamera2 (with libcamera)"
             raise BodycamError(
-                f"{e.name or e} is not installed: on Raspberry Pi OS run deploy.sh (it installs "
+                f"{missing} is not installed: on Raspberry Pi OS run deploy.sh (it installs "
                 "python3-picamera2 and the GPIO and SPI libraries), or use --sim", exit_code=1
             ) from None
         except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO

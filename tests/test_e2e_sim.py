@@ -239,8 +239,8 @@ def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> N
     real = runmod.simulated_device
 
     @contextmanager
-    def keep(conf, fast):  # keep the world so its pin history can be read after the run
-        with real(conf, fast) as world:
+    def keep(conf, fast, board="pi5"):  # keep the world: its pin history is read after the run
+        with real(conf, fast, board) as world:
             seen["world"] = world
             yield world
 
