@@ -117,6 +117,7 @@ class Daemon:
         self._last_packet_at: float | None = None
         self._stalled_since: float | None = None
         self._restarting = False  # stopped after a stall; packets now are flushed old frames
+        self._gop_to_finish = False  # card full: the GOP in progress still goes to its segment
         #: What the front display and doctor show: storage_low, storage_full,
         #: camera_fault, clock_unsynced, key_missing.
         self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
@@ -154,11 +155,11 @@ class Daemon:
             self._open_hardware()
             self.camera.start()
         except ImportError as e:
-            missing = e.name or str(e)
-            if missing == "libcamera":  # picamera2 without the libcamera it runs on
-                missing = "picamera2 (with libcamera)"
+            what = f"{e.name or e} is not installed"
+            if e.name == "libcamera":  # picamera2 without the libcamera it runs on
+                what = "picamera2 is not installed (its libcamera is missing)"
             raise BodycamError(
-                f"{missing} is not installed: on Raspberry Pi OS run deploy.sh (it installs "
+                f"{what}: on Raspberry Pi OS run deploy.sh (it installs "
                 "python3-picamera2 and the GPIO and SPI libraries), or use --sim", exit_code=1
             ) from None
         except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO
@@ -316,6 +317,8 @@ class Daemon:
         self._last_packet_at = self.clock.monotonic()
         if self._stalled_since is not None and not self._restarting:
             self._camera_resumed(pkt)
+        if self._gop_to_finish and self.writer is not None and self._finish_gop(pkt):
+            return
         if self.state == RECORDING and self.writer is not None:
             try:
                 self.writer.write(pkt)
@@ -407,6 +410,7 @@ class Daemon:
             )
             from recorder.segmenter import RecordingWriter
 
+            self._gop_to_finish = False
             self.writer = RecordingWriter(
                 rec,
                 width=cam["width"],
@@ -564,7 +568,13 @@ class Daemon:
         if self.writer is not None and not self._suspended:
             self._suspended = True
             self.buffer.seconds = MAX_PREROLL_SECONDS
-            self.writer.interrupt("storage full" if full else "storage error")
+            if full and freed:
+                # Frames after this one are undecodable without the GOP's keyframe, which
+                # is in this segment: the reserve's room takes the rest of the GOP, and the
+                # segment closes at the next keyframe (_finish_gop).
+                self._gop_to_finish = True
+            else:
+                self.writer.interrupt("storage full" if full else "storage error")
             self._cue("fault", "storage")
             self._set_state(FAULT, f"storage {'full' if full else 'error'}: recording held in RAM")
         elif self.writer is None and self.state != FAULT:
@@ -575,9 +585,26 @@ class Daemon:
             self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
             self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
 
+    def _finish_gop(self, pkt: Packet) -> bool:
+        """After a full card: write the GOP in progress into the reserve's room and close
+        its segment at the next keyframe. True if ``pkt`` was written."""
+        assert self.writer is not None
+        if not pkt.keyframe and self._suspended:
+            try:
+                self.writer.write(pkt)
+                return True
+            except OSError as e:
+                log.error("storage: the rest of the GOP did not fit (%s)", e)
+        self._gop_to_finish = False
+        self.writer.interrupt("storage full")
+        return False  # this keyframe (or what did not fit) waits in RAM
+
     def _retry_storage(self) -> None:
         """Try storage again: put the reserve back, write what waited in RAM, resume."""
         self._retry = None
+        if self._gop_to_finish and self.writer is not None:  # the GOP still goes to the reserve
+            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
+            return
         if self.state != FAULT:
             return
         try:
