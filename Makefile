@@ -8,7 +8,7 @@ SIM    := sim-data
 # The picamera2 release the simulation runs (docs/SIMULATION.md cites its lines).
 PICAMERA2 := 0.3.38
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench crash-sweep clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps 'picamera2==$(PICAMERA2)'
+	$(BIN)/python -m pip install --quiet --no-deps 'rpi-lgpio==0.6'  # RPi.GPIO over hw_sim's lgpio
 	@touch $@
 
 # Provision a simulated device once (custodian keys, device identity), then run
@@ -42,10 +43,19 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -q -n 2
 
-# picamera2's output classes (CircularOutput2, FileOutput) are the recording baseline;
-# bench_boot starts the simulated device (the real picamera2) from a cold process.
+# picamera2's output classes (CircularOutput2, FileOutput) and OpenCV (picamera2's
+# putText watermark example) are baselines; bench_boot starts the simulated device (the
+# real picamera2, installed by setup) from a cold process. OpenCV is installed beside the
+# venv so the tests and the device never see it.
 bench: setup
+	@test -d $(VENV)/bench-lib/cv2 || $(BIN)/python -m pip install --quiet --no-deps \
+		--target $(VENV)/bench-lib 'opencv-python-headless==5.0.0.93'
 	$(BIN)/python -m bench
+
+# Power cuts at every operation on the simulated medium, strict and torn (issue 16):
+# a few hundred boots, about 20 minutes on 2 cores; prints JSON (cuts, worst loss, findings).
+crash-sweep: setup
+	$(BIN)/python -m bench.crash_sweep
 
 clean:
 	rm -rf $(VENV) $(SIM) .pytest_cache .ruff_cache .hypothesis

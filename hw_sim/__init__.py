@@ -4,8 +4,8 @@
 real names before any driver is imported, so ``drivers/`` runs unchanged on top
 of them (gpiozero's mock pin factory is the model). The camera is the real
 picamera2 package over a simulated ``libcamera`` (:mod:`hw_sim.libcamera_sim`)
-and simulated kernel devices (:mod:`hw_sim.kernel`); GPIO and SPI are fakes of
-RPi.GPIO and spidev. See docs/SIMULATION.md.
+and simulated kernel devices (:mod:`hw_sim.kernel`); GPIO is the real rpi-lgpio
+over a simulated lgpio; SPI is a fake spidev. See docs/SIMULATION.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hw_sim.world import World, current, set_current
 __all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
 
 #: Module names the simulation takes over, in install order.
-FAKED = ("libcamera", "prctl", "pykms", "RPi", "RPi.GPIO", "spidev")
+FAKED = ("libcamera", "prctl", "pykms", "spidev")
 
 _MISSING = object()
 _saved: dict[str, object] | None = None
@@ -35,16 +35,10 @@ def install(world: World) -> None:
     originals saved by the first install, so :func:`uninstall` restores them.
     """
     global _saved
-    from hw_sim import fake_gpio, kernel, libcamera_sim, prctl_shim, pykms_sim
+    from hw_sim import kernel, lgpio_loader, libcamera_sim, prctl_shim, pykms_sim
 
     fakes: dict[str, types.ModuleType] = {"libcamera": libcamera_sim, "prctl": prctl_shim,
                                            "pykms": pykms_sim}
-    gpio = fake_gpio.module()
-    rpi = types.ModuleType("RPi", "Simulated RPi package (hw_sim)")
-    rpi.__path__ = []  # a package, so "import RPi.GPIO" resolves through sys.modules
-    rpi.GPIO = gpio  # type: ignore[attr-defined]
-    fakes["RPi"] = rpi
-    fakes["RPi.GPIO"] = gpio
     spidev = _optional("hw_sim.fake_spidev")
     if spidev is not None:
         fakes["spidev"] = spidev
@@ -53,6 +47,7 @@ def install(world: World) -> None:
     for name in FAKED:
         if name in fakes:
             sys.modules[name] = fakes[name]
+    lgpio_loader.install(world)  # RPi.GPIO is the real rpi-lgpio over a simulated lgpio
     set_current(world)
     kernel.KERNEL.board = world.board
     kernel.install_finder()
@@ -69,7 +64,10 @@ def _forget_picamera2() -> None:
 def uninstall() -> None:
     """Put back whatever the names meant before :func:`install`; no world is current."""
     global _saved
+    from hw_sim import lgpio_loader
+
     _forget_picamera2()
+    lgpio_loader.uninstall()
     if _saved is not None:
         for name, mod in _saved.items():
             if mod is _MISSING:

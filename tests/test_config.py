@@ -39,6 +39,16 @@ def test_defaults_and_overrides() -> None:
          "line 4: key 'camera.lores_width' (800) must not exceed 'camera.width' (640)"),
         ("[camera]\nheight = 240\nlores_height = 480\n",
          "line 3: key 'camera.lores_height' (480) must not exceed 'camera.height' (240)"),
+        ("[display]\nenabled = true\ndc_pin = 0\n",
+         "line 3: key 'display.dc_pin' is 0, which luma.core takes for 'no D/C line'"),
+        ("[display]\nwidth = 300\nheight = 200\n",
+         "line 2: keys 'display.width' and 'display.height' (300x200): luma.lcd drives an ILI9341 only"),
+        ("[cues]\nbuzzer_pin = 8\n", "line 2: key 'cues.buzzer_pin' is GPIO 8, spi0 CE0 while SPI is on"),
+        ("[button]\npin = 10\n", "line 2: key 'button.pin' is GPIO 10, spi0 MOSI"),
+        ("[watermark]\n\nofficer_id = \"Müller\"\n",
+         "line 3: key 'watermark.officer_id' ('Müller') must be up to 32 letters, digits"),
+        ("[watermark]\nposition = \"center\"\n",
+         "line 2: key 'watermark.position' 'center' is not one of bottom-left, bottom-right"),
     ],
 )
 def test_each_kind_of_bad_line_is_named(text: str, expected: str) -> None:
@@ -68,6 +78,15 @@ def test_lores_larger_than_main_exits_2_in_one_line(tmp_path: Path, capsys) -> N
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "camera.lores_width" in err and "must not exceed" in err
+
+
+def test_dc_pin_0_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[display]\nenabled = true\ndc_pin = 0\n")
+    code = main(["run", "--sim", "--fast", "--config", str(bad), "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "display.dc_pin" in err and "wire D/C to another GPIO" in err
 
 
 def test_missing_config_file(tmp_path: Path, capsys) -> None:

@@ -239,8 +239,8 @@ def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> N
     real = runmod.simulated_device
 
     @contextmanager
-    def keep(conf, fast, board="pi5"):  # keep the world: its pin history is read after the run
-        with real(conf, fast, board) as world:
+    def keep(conf, fast, **kw):  # keep the world so its pin history can be read after the run
+        with real(conf, fast, **kw) as world:
             seen["world"] = world
             yield world
 
@@ -626,3 +626,14 @@ def test_board_needs_sim_and_names_its_choices(tmp_path, capsys) -> None:
     assert main(["run", "--sim", "--fast", "--scenario", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "line 1" in err and "board" in err and err.count("\n") == 1
+
+
+def test_display_on_an_spi_bus_that_is_not_enabled_leaves_the_camera_recording(
+        tmp_path, keys, capsys) -> None:
+    """Only spi0 exists with dtparam=spi=on: a panel on bus 1 is "SPI device not found"."""
+    scenario = 'duration = 4.0\n[[event]]\nat = 1.0\naction = "press"\n' \
+               '[[event]]\nat = 2.5\naction = "hold"\nseconds = 1.2\n'
+    summary = run_sim(tmp_path, keys, scenario, "[display]\nenabled = true\nspi_port = 1\n", capsys)
+    assert summary["recordings"] and summary["recordings"][0]["frames"] > 0
+    unavailable = [e for e in _audit_events(tmp_path / "data") if e.get("event") == "display_unavailable"]
+    assert len(unavailable) == 1 and "SPI device not found" in unavailable[0]["error"]
