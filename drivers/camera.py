@@ -13,8 +13,10 @@ painter draws into the main stream's YUV420 buffer through ``MappedArray``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,6 +24,7 @@ import numpy as np
 from recorder.packet import AUDIO, VIDEO, Packet
 
 from .clock import Clock
+from .lores import LoresSlot
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,12 @@ def _output_class() -> type:
 
 
 class Camera:
-    """Configures picamera2 for recording and mirroring; start/stop the pipeline."""
+    """Configures picamera2 for recording and mirroring; start/stop the pipeline.
+
+    ``fps`` is what was asked for; after construction it is what the sensor mode
+    delivers (libcamera clamps FrameDurationLimits to the mode), and the GOP, the
+    encoder's frame rate and the timing all use that.
+    """
 
     def __init__(
         self,
@@ -80,7 +88,6 @@ class Camera:
         from picamera2.encoders import H264Encoder
 
         self.size = (width, height)
-        self.fps = fps
         self._picam2 = Picamera2()
         config = self._picam2.create_video_configuration(
             main={"size": (width, height), "format": "YUV420"},
@@ -89,10 +96,23 @@ class Camera:
         )
         self._picam2.configure(config)
         # The camera may adjust what was asked for (alignment, sensor modes): read it back.
-        self.size = tuple(self._picam2.camera_configuration()["main"]["size"])
+        conf = self._picam2.camera_configuration()
+        self.size = tuple(conf["main"]["size"])
+        self.frame_duration_us = self._achievable_duration(round(1e6 / fps))
+        self.fps = 1e6 / self.frame_duration_us
+        self.lores = LoresSlot(clock.monotonic)
+        self.lores.size = tuple(conf["lores"]["size"])
+        self._picam2.post_callback = self.lores.post_callback
         # repeat=True puts SPS/PPS before every IDR, so a segment can start at any keyframe.
+        # framerate: picamera2's libav encoder otherwise assumes 30 fps for its rate control.
+        options: dict[str, Any] = {}
+        if "enable_sps_framerate" in inspect.signature(H264Encoder).parameters:
+            # The Pi 4's V4L2 encoder is told the frame rate (S_PARM) only with this set.
+            options["enable_sps_framerate"] = True
         self._encoder = H264Encoder(
-            bitrate=bitrate, repeat=True, iperiod=max(1, round(gop_seconds * fps))
+            bitrate=bitrate, repeat=True, iperiod=max(1, round(gop_seconds * self.fps)),
+            framerate=Fraction(self.fps).limit_denominator(1001),  # PyAV takes no float rate
+            **options,
         )
         self._output = _output_class()(clock, on_packet, self._encoder)
         self.running = False
@@ -121,6 +141,21 @@ class Camera:
             if self.paint_failures == 1:
                 log.error("watermark not drawn (%s: %s); recording continues", type(e).__name__, e)
 
+    def _achievable_duration(self, wanted_us: int) -> int:
+        """The frame duration the sensor mode allows for ``wanted_us``; set it as the limit."""
+        shortest, longest, _ = self._picam2.camera_controls["FrameDurationLimits"]
+        duration = min(max(wanted_us, int(shortest)), int(longest))
+        if duration != wanted_us:
+            log.warning("camera: %.2f fps is beyond the sensor mode; running at %.2f fps",
+                        1e6 / wanted_us, 1e6 / duration)
+            self._picam2.set_controls({"FrameDurationLimits": (duration, duration)})
+        return duration
+
+    @property
+    def sensor_offset_us(self) -> int | None:
+        """Clock µs minus sensor µs of a frame at its completion (None before the first)."""
+        return self.lores.sensor_offset_us
+
     @property
     def model(self) -> str:
         """The sensor model picamera2 reports."""
@@ -128,14 +163,24 @@ class Camera:
         return str(props.get("Model", "unknown"))
 
     def start(self) -> None:
-        """Start capture and encoding; packets begin to flow to ``on_packet``."""
-        self._picam2.start_recording(self._encoder, self._output)
+        """Start capture and encoding; packets begin to flow to ``on_packet``.
+
+        picamera2 starts the encoder before the camera; if the camera then fails to
+        start, the encoder is stopped again so that the next start begins clean.
+        """
+        try:
+            self._picam2.start_recording(self._encoder, self._output)
+        except Exception:
+            if self._encoder.running:
+                self._picam2.stop_encoder(self._encoder)
+            raise
         self.running = True
 
     def stop(self) -> None:
-        """Stop encoding and capture."""
+        """Stop capture, then the encoder: frames it still held come out now, before this returns."""
         if self.running:
             self.running = False
+            self.lores.clear()
             self._picam2.stop_recording()
 
     def close(self) -> None:
@@ -144,10 +189,5 @@ class Camera:
         self._picam2.close()
 
     def lores_frame(self) -> Any:
-        """The newest low-resolution YUV420 frame (for the display thread), or None."""
-        if not self.running:
-            return None
-        try:
-            return self._picam2.capture_array("lores")
-        except RuntimeError:  # stopped or restarting under us: the display shows "no image"
-            return None
+        """The newest low-resolution YUV420 frame, compact (h*3//2, w), or None; never waits."""
+        return self.lores.latest() if self.running else None

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sim", action="store_true", help="run on the simulated hardware")
     r.add_argument("--scenario", type=Path, help="scenario TOML for --sim (docs/SIMULATION.md)")
     r.add_argument("--fast", action="store_true", help="--sim: run on a virtual clock, fast")
+    r.add_argument("--board", choices=("pi4", "pi5"),
+                   help="--sim: which Raspberry Pi to simulate (default: the scenario's, else pi5)")
     r.add_argument("--duration", type=float, help="stop after this many seconds")
     r.add_argument("--data-dir", type=Path, help="evidence directory (overrides storage.data_dir)")
     r.add_argument("--identity", type=Path, help="device identity directory (overrides identity.dir)")

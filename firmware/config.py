@@ -255,6 +255,13 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
                 f"{source} line {_line_of(text, 'camera', key) or '?'}: key 'camera.{key}' "
                 f"({cam[key]}) must be even (YUV420 halves it); use an even number"
             )
+    for lo, main in (("lores_width", "width"), ("lores_height", "height")):
+        if cam[lo] > cam[main]:
+            raise ConfigError(
+                f"{source} line {_line_of(text, 'camera', lo) or '?'}: key 'camera.{lo}' "
+                f"({cam[lo]}) must not exceed 'camera.{main}' ({cam[main]}): picamera2 refuses a "
+                "lores stream larger than the main stream"
+            )
     cues, disp = conf["cues"], conf["display"]
     pins = {"button.pin": btn["pin"]} | {
         f"cues.{k}": cues[k] for k in ("led_pin", "vibration_pin", "buzzer_pin") if cues[k] >= 0

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from display import DisplayState
 from display.watermark import FrameStamp, Position
@@ -36,7 +36,9 @@ from evidence.errors import BodycamError
 from recorder.packet import AUDIO, Packet
 from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
-from recorder.segmenter import RecordingStats, RecordingWriter
+
+if TYPE_CHECKING:  # the writer (PyAV's muxer, the evidence crypto) loads at the first recording
+    from recorder.segmenter import RecordingStats, RecordingWriter
 
 from .audit_room import RoomForAudit
 from .cues import Cues
@@ -121,6 +123,8 @@ class Daemon:
         self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
         self._last_packet_at: float | None = None
         self._stalled_since: float | None = None
+        self._restarting = False  # stopped after a stall; packets now are flushed old frames
+        self._gop_to_finish = False  # card full: the GOP in progress still goes to its segment
         #: What the front display and doctor show: storage_low, storage_full,
         #: camera_fault, clock_unsynced, key_missing.
         self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
@@ -161,8 +165,11 @@ class Daemon:
             self._open_hardware()
             self.camera.start()
         except ImportError as e:
+            what = f"{e.name or e} is not installed"
+            if e.name == "libcamera":  # picamera2 without the libcamera it runs on
+                what = "picamera2 is not installed (its libcamera is missing)"
             raise BodycamError(
-                f"{e.name or e} is not installed: on Raspberry Pi OS run deploy.sh (it installs "
+                f"{what}: on Raspberry Pi OS run deploy.sh (it installs "
                 "python3-picamera2 and the GPIO and SPI libraries), or use --sim", exit_code=1
             ) from None
         except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO
@@ -176,8 +183,10 @@ class Daemon:
             self.camera.model, cam["width"], cam["height"], cam["fps"],
             self.prerecord_mode, self.buffer.seconds,
         )
-        self._start_display()
         self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
+        # Ready once the camera runs: the panel (luma, SPI, its first frame) comes up on
+        # the loop, after the first packets are already in the pre-record buffer.
+        self.clock.call_soon_threadsafe(self._start_display)
         self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
 
     def _open_hardware(self) -> None:
@@ -324,11 +333,18 @@ class Daemon:
             return
         now_us = round(self.clock.monotonic() * 1e6)
         offset = now_us - pkt.pts_us
+        # Packets leave the encoder frames after capture (x264 frame threads): the
+        # camera's own reading at completion dates a press without that lag.
+        seen = self.camera.sensor_offset_us if self.camera is not None else None
+        if seen is not None and seen < offset:
+            offset = seen
         if self._pts_offset_us is None or offset < self._pts_offset_us:
             self._pts_offset_us = offset
         self._last_packet_at = self.clock.monotonic()
-        if self._stalled_since is not None:
+        if self._stalled_since is not None and not self._restarting:
             self._camera_resumed(pkt)
+        if self._gop_to_finish and self.writer is not None and self._finish_gop(pkt):
+            return
         if self.state == RECORDING and self.writer is not None:
             try:
                 self.writer.write(pkt)
@@ -434,6 +450,9 @@ class Daemon:
                 clock_source=self.clock.source(),
                 start_pts_us=first_us if first_us is not None else 0,
             )
+            from recorder.segmenter import RecordingWriter
+
+            self._gop_to_finish = False
             self.writer = RecordingWriter(
                 rec,
                 width=cam["width"],
@@ -607,7 +626,13 @@ class Daemon:
         if self.writer is not None and not self._suspended:
             self._suspended = True
             self.buffer.seconds = MAX_PREROLL_SECONDS
-            self.writer.interrupt("storage full" if full else "storage error")
+            if full and freed:
+                # Frames after this one are undecodable without the GOP's keyframe, which
+                # is in this segment: the reserve's room takes the rest of the GOP, and the
+                # segment closes at the next keyframe (_finish_gop).
+                self._gop_to_finish = True
+            else:
+                self.writer.interrupt("storage full" if full else "storage error")
             self._cue("fault", "storage")
             self._set_state(FAULT, f"storage {'full' if full else 'error'}: recording held in RAM")
         elif self.writer is None and self.state != FAULT:
@@ -618,9 +643,26 @@ class Daemon:
             self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
             self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
 
+    def _finish_gop(self, pkt: Packet) -> bool:
+        """After a full card: write the GOP in progress into the reserve's room and close
+        its segment at the next keyframe. True if ``pkt`` was written."""
+        assert self.writer is not None
+        if not pkt.keyframe and self._suspended:
+            try:
+                self.writer.write(pkt)
+                return True
+            except OSError as e:
+                log.error("storage: the rest of the GOP did not fit (%s)", e)
+        self._gop_to_finish = False
+        self.writer.interrupt("storage full")
+        return False  # this keyframe (or what did not fit) waits in RAM
+
     def _retry_storage(self) -> None:
         """Try storage again: put the reserve back, write what waited in RAM, resume."""
         self._retry = None
+        if self._gop_to_finish and self.writer is not None:  # the GOP still goes to the reserve
+            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
+            return
         if self.state != FAULT:
             return
         try:
@@ -757,33 +799,46 @@ class Daemon:
             self._checkpoint()
 
     def _camera_stalled(self, now: float) -> None:
-        """No packets for ``camera.stall_seconds``: close the segment, restart the camera.
+        """No packets for ``camera.stall_seconds``: stop the camera, then restart it.
 
-        Retried every stall period until packets flow again; a recording in
-        progress continues in a new segment, the gap recorded in its manifest.
+        Stopping flushes the frames the encoder still held (x264's frame threads
+        on a Pi 5): they reach the loop before the restart below, and go to the
+        segment before the gap. Retried every stall period until packets flow
+        again; a recording in progress continues in a new segment, the gap
+        recorded in its manifest.
         """
         assert self._last_packet_at is not None and self.camera is not None
-        if self._stalled_since is None:
+        first = self._stalled_since is None
+        if first:
             self._stalled_since = self._last_packet_at
             self._alert("camera_fault", True)
             log.error("camera stalled: no frames for %.1f s; restarting the camera pipeline",
                       now - self._last_packet_at)
             self._audit("camera_stall", silent_s=round(now - self._last_packet_at, 3))
             self._cue("fault", "camera_stall")
-            if self.writer is not None:
-                try:
-                    self.writer.interrupt("camera stall")
-                except OSError as e:
-                    self._storage_failed(e)
+        self._last_packet_at = now
+        self._restarting = True
         try:
             self.camera.stop()
+        except Exception as e:  # the camera library's errors are not ours to enumerate
+            log.error("camera stop failed: %s", e)
+        self.clock.call_soon_threadsafe(self._restart_camera, first)
+
+    def _restart_camera(self, first: bool) -> None:
+        """After the flushed packets: close the segment before the gap, start the camera."""
+        self._restarting = False
+        if first and self.writer is not None:
+            try:
+                self.writer.interrupt("camera stall")
+            except OSError as e:
+                self._storage_failed(e)
+        try:
             self.camera.start()
         except Exception as e:  # the camera library's errors are not ours to enumerate
             log.error("camera restart failed: %s", e)
             self._audit("camera_restart_failed", error=str(e))
         else:
             self._audit("camera_restart")
-        self._last_packet_at = now
 
     def _camera_resumed(self, pkt: Packet) -> None:
         assert self._stalled_since is not None

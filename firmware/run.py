@@ -82,8 +82,10 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
     trace = getattr(args, "storage_trace", None)
-    if not args.sim and (args.scenario or args.fast or args.display_out or trace):
-        raise BodycamError("--scenario, --fast, --display-out and --storage-trace need --sim; add --sim")
+    board = getattr(args, "board", None)
+    if not args.sim and (args.scenario or args.fast or args.display_out or trace or board):
+        raise BodycamError("--scenario, --fast, --board, --display-out and --storage-trace "
+                           "need --sim; add --sim")
     if args.duration is not None and args.duration <= 0:
         raise BodycamError(f"--duration {args.duration:g}: not positive; give a positive "
                            "number of seconds")
@@ -104,7 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     )
 
     with ExitStack() as stack:
-        world = (stack.enter_context(simulated_device(conf, args.fast, trace=trace))
+        board = board or (scenario.board if scenario is not None else None)
+        world = (stack.enter_context(simulated_device(conf, args.fast, trace=trace,
+                                                      board=board or "pi5"))
                  if args.sim else None)
         if scenario is not None:
             # Before the evidence store opens: a power cut may be placed at any operation
@@ -177,11 +181,12 @@ _AUDIT_UTC = re.compile(rb'"utc":"([0-9T:.\-]+Z)"')
 
 @contextmanager
 def simulated_device(conf: dict[str, dict[str, Any]], fast: bool,
-                     trace: Path | None = None) -> Iterator[Any]:
+                     trace: Path | None = None, board: str = "pi5") -> Iterator[Any]:
     """The simulated hardware under the drivers (hw_sim.install), the simulated medium
     under the data directory included (faults, power cuts, the operation ``trace``);
-    everything is put back on exit."""
+    everything is put back on exit. ``board``: pi4 or pi5."""
     import hw_sim
+    from hw_sim.board import parse_board
     from hw_sim.clock import VirtualClock
     from hw_sim.fake_storage import StorageSim
     from hw_sim.world import CameraSpec, World
@@ -198,6 +203,7 @@ def simulated_device(conf: dict[str, dict[str, Any]], fast: bool,
         ),
         button_pin=conf["button"]["pin"],
         button_active_low=conf["button"]["active_low"],
+        board=parse_board(board),
     )
     storage = StorageSim(world, conf["storage"]["data_dir"], trace=trace)
     hw_sim.install(world)

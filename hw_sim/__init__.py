@@ -1,9 +1,11 @@
-"""The simulated world *under* the drivers: fake picamera2, lgpio (under the real rpi-lgpio), spidev
-and alsaaudio.
+"""The simulated world *under* the drivers and libraries.
 
-``install(world)`` puts the fakes into ``sys.modules`` under the libraries' real
-names before any driver is imported, so ``drivers/`` runs unchanged on top of
-them (gpiozero's mock pin factory is the model). See docs/SIMULATION.md.
+``install(world)`` puts the simulated layers into ``sys.modules`` under their
+real names before any driver is imported, so ``drivers/`` runs unchanged on top
+of them (gpiozero's mock pin factory is the model). The camera is the real
+picamera2 package over a simulated ``libcamera`` (:mod:`hw_sim.libcamera_sim`)
+and simulated kernel devices (:mod:`hw_sim.kernel`); GPIO is the real rpi-lgpio
+over a simulated lgpio; SPI is a fake spidev. See docs/SIMULATION.md.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from hw_sim.world import World, current, set_current
 
 __all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
 
-#: Module names the fakes take over, in install order.
-FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "spidev", "alsaaudio")
+#: Module names the simulation takes over, in install order.
+FAKED = ("libcamera", "prctl", "pykms", "spidev", "alsaaudio")
 
 _MISSING = object()
 _saved: dict[str, object] | None = None
@@ -33,14 +35,10 @@ def install(world: World) -> None:
     originals saved by the first install, so :func:`uninstall` restores them.
     """
     global _saved
-    from hw_sim import fake_alsaaudio, fake_picamera2, lgpio_loader
+    from hw_sim import fake_alsaaudio, kernel, lgpio_loader, libcamera_sim, prctl_shim, pykms_sim
 
-    fakes: dict[str, types.ModuleType] = {
-        "alsaaudio": fake_alsaaudio,
-        "picamera2": fake_picamera2,
-        "picamera2.encoders": fake_picamera2.encoders,
-        "picamera2.outputs": fake_picamera2.outputs,
-    }
+    fakes: dict[str, types.ModuleType] = {"libcamera": libcamera_sim, "prctl": prctl_shim,
+                                           "pykms": pykms_sim, "alsaaudio": fake_alsaaudio}
     spidev = _optional("hw_sim.fake_spidev")
     if spidev is not None:
         fakes["spidev"] = spidev
@@ -51,6 +49,16 @@ def install(world: World) -> None:
             sys.modules[name] = fakes[name]
     lgpio_loader.install(world)  # RPi.GPIO is the real rpi-lgpio over a simulated lgpio
     set_current(world)
+    kernel.KERNEL.board = world.board
+    kernel.install_finder()
+    _forget_picamera2()
+
+
+def _forget_picamera2() -> None:
+    """picamera2 probes the board once, at import, and keeps one CameraManager per class:
+    each world gets a fresh import, so no camera or board of an earlier world lingers."""
+    for name in [n for n in sys.modules if n == "picamera2" or n.startswith("picamera2.")]:
+        del sys.modules[name]
 
 
 def uninstall() -> None:
@@ -58,6 +66,7 @@ def uninstall() -> None:
     global _saved
     from hw_sim import lgpio_loader
 
+    _forget_picamera2()
     lgpio_loader.uninstall()
     if _saved is not None:
         for name, mod in _saved.items():

@@ -2,7 +2,7 @@
 
 :class:`VirtualClock` has the surface of the firmware's ``Clock`` protocol
 (``drivers/clock.py``) without importing it: ``hw_sim`` sits under the drivers and
-must not depend on them. The fake camera and the fake GPIO schedule their own
+must not depend on them. The simulated camera and GPIO schedule their own
 events (frames every 1/fps s, scripted button edges) on this clock, so the firmware
 and the simulated hardware share one timeline.
 
@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time as _time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 #: 2026-01-15T08:00:00Z: a fixed start so a run's wall-clock output is reproducible.
 DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
@@ -37,6 +40,25 @@ MONOTONIC_START = 1000.0
 
 #: The clock sources the firmware knows (``drivers.clock.CLOCK_SOURCES``), most trusted first.
 CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
+
+
+#: Real seconds fast mode waits for outstanding holds before moving time on regardless.
+HOLD_LIMIT_S = 5.0
+
+
+class Hold:
+    """A claim on virtual time (see :meth:`VirtualClock.hold`); release it once."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock: VirtualClock | None = clock
+
+    def release(self) -> None:
+        """Let virtual time move on (a second call does nothing)."""
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock._release_hold(self)
 
 
 class Timer:
@@ -81,6 +103,9 @@ class VirtualClock:
         # Real-time anchor (virtual, real) while a non-fast run() is in progress.
         self._anchor: tuple[float, float] | None = None
         self._thread: int | None = None
+        # Work the simulated hardware handed to a library's own threads (picamera2's event
+        # loop, its encoder threads): in fast mode virtual time waits for it (see hold()).
+        self._holds: set[Hold] = set()
 
     # -- time ---------------------------------------------------------------
 
@@ -136,6 +161,26 @@ class VirtualClock:
         """Run ``fn(*args)`` before any timer that is due; callable from any thread."""
         self.call_at(-math.inf, fn, *args)
 
+    def hold(self) -> Hold:
+        """Keep fast mode from moving virtual time on until the returned hold is released.
+
+        The simulated hardware takes a hold when it hands work to a real library's own
+        thread (a completed camera request, a frame queued to the encoder), so that in
+        fast mode the library finishes with one frame before the next is due, as it
+        would in real time. Callbacks already due still run meanwhile. A hold not
+        released within :data:`HOLD_LIMIT_S` of real time is ignored (a library that
+        keeps a buffer for good must not freeze the world).
+        """
+        hold = Hold(self)
+        with self._cond:
+            self._holds.add(hold)
+        return hold
+
+    def _release_hold(self, hold: Hold) -> None:
+        with self._cond:
+            self._holds.discard(hold)
+            self._cond.notify_all()
+
     def pending(self) -> int:
         """How many live (not cancelled) callbacks are waiting; for tests and diagnostics."""
         with self._cond:
@@ -174,6 +219,7 @@ class VirtualClock:
 
     def _next(self, until: float | None) -> Timer | None:
         """The next timer to run, with virtual time advanced to it; None when run() ends."""
+        waited_since: float | None = None
         with self._cond:
             while True:
                 if self._stopped:
@@ -186,6 +232,15 @@ class VirtualClock:
                     return heapq.heappop(self._heap)[2]
                 if until is not None and now >= until:
                     return None
+                if self.fast and self._holds and (until is None or now < until):
+                    if waited_since is None:
+                        waited_since = _time.monotonic()
+                    if _time.monotonic() - waited_since < HOLD_LIMIT_S:
+                        self._cond.wait(0.05)
+                        continue
+                    _log.warning("virtual clock: %d hold(s) not released in %.0f s; moving on",
+                                 len(self._holds), HOLD_LIMIT_S)
+                    self._holds.clear()
                 if self.fast:
                     if nxt is None:
                         if until is not None:

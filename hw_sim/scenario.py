@@ -13,7 +13,7 @@ scenario that silently skips an event makes a test pass for the wrong reason.
 The keys of each action are listed in :data:`ACTIONS` and in docs/SIMULATION.md.
 
 Scenario time 0 is the simulated camera's first frame: :meth:`Scenario.schedule`
-waits for ``world.frame_origin`` (set by the fake camera's first ``start()``) and
+waits for ``world.frame_origin`` (set by the simulated camera's first ``start()``) and
 then schedules every event on the world's clock.
 """
 
@@ -98,6 +98,7 @@ def _ppm(v: float) -> str | None:
 
 _TOP = {"duration": _Key(_NUMBER, True, check=_positive), "description": _Key(_STRING),
         "seed": _Key(_INT), "mic_clock_ppm": _Key(_NUMBER, default=0.0, check=_ppm),
+        "board": _Key(_STRING, check=_one_of("pi4", "pi5")),
         "event": _Key("array of tables")}
 
 
@@ -126,6 +127,8 @@ class Scenario:
     def apply(self, world: World) -> None:
         """Set what the scenario says of the hardware itself (before the devices open)."""
         world.mic_clock_ppm = float(self.mic_clock_ppm)
+    #: The board the scenario is written for ("pi4"/"pi5"), or None: the command line's.
+    board: str | None = None
 
     def schedule(self, world: World, *, stop_at_end: bool = False) -> None:
         """Put every event on the world's clock, relative to the camera's first frame.
@@ -229,7 +232,7 @@ class _Checker:
                             "must be an array of tables ([[event]])")
         events = tuple(self.event(i, ev, duration) for i, ev in enumerate(raw_events))
         return Scenario(duration, events, top["description"] or "", top["seed"], self.name,
-                        float(top["mic_clock_ppm"]))
+                        float(top["mic_clock_ppm"]), top["board"])
 
     def event(self, index: int, ev: dict[str, Any], duration: float) -> ScenarioEvent:
         header, lines = (self.event_lines[index] if index < len(self.event_lines)

@@ -1,4 +1,4 @@
-"""The synthetic scene the fake camera films, rendered straight into YUV420.
+"""The synthetic scene the simulated camera films, rendered straight into YUV420.
 
 A person should see at a glance that the picture moves and which frame it is: a
 coloured ball bounces over a gradient backdrop, a chequered floor scrolls, and the

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from hw_sim.board import Board
 from hw_sim.clock import VirtualClock
 from hw_sim.pins import PinBank
 
@@ -104,8 +105,10 @@ class World:
         button_pin: int = 17,
         button_active_low: bool = True,
         seed: int = 0,
+        board: Board = Board.PI5,
     ) -> None:
         self.clock = clock
+        self.board = board
         self.camera = camera if camera is not None else CameraSpec()
         self.button_pin = button_pin
         self.button_active_low = button_active_low
@@ -119,7 +122,8 @@ class World:
         self._origin_hooks: list[Callable[[float], Any]] = []
         self._fault_hooks: dict[str, list[Callable[[Fault], Any]]] = {}
         self._stalls: list[tuple[float, float]] = []
-        #: The open fake ``Picamera2`` (one camera, as on the device), or None.
+        self._start_failures = 0
+        #: The simulated libcamera camera (one, as on the device), or None.
         self.camera_device: Any = None
         #: The microphone's sample clock against the sensor's, in ppm (+ = fast).
         self.mic_clock_ppm = 0.0
@@ -150,7 +154,7 @@ class World:
             self._origin_hooks.append(fn)
 
     def set_frame_origin(self, t: float) -> None:
-        """Bind scenario time 0 to monotonic ``t`` (the fake camera's first start)."""
+        """Bind scenario time 0 to monotonic ``t`` (the simulated camera's first start)."""
         if self.frame_origin is not None:
             return
         self.frame_origin = t
@@ -234,6 +238,18 @@ class World:
         self._stalls.append((t, t + seconds))
         self.clock.call_at(t, partial(self.inject_fault, "camera_stall", seconds=seconds))
 
+    def fail_camera_starts(self, times: int = 1) -> None:
+        """The next ``times`` camera starts fail (libcamera's start() returns an error)."""
+        self._start_failures += times
+
+    def camera_start_fails(self) -> bool:
+        """Consume one planned start failure (called by the simulated camera)."""
+        if self._start_failures > 0:
+            self._start_failures -= 1
+            self.log("camera_start_failed")
+            return True
+        return False
+
     def camera_stalled(self, t: float) -> bool:
         """Whether a frame captured at monotonic ``t`` falls in a stall."""
         return any(start <= t < end for start, end in self._stalls)
@@ -308,7 +324,7 @@ def current() -> World:
     if _current is None:
         raise RuntimeError(
             "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the fake picamera2 / lgpio / spidev"
+            "before using the simulated libcamera / lgpio / spidev"
         )
     return _current
 

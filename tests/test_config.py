@@ -35,6 +35,10 @@ def test_defaults_and_overrides() -> None:
          "line 3: key 'button.stealth_hold_seconds' (4) must be longer than 'button.hold_seconds' (5)"),
         ("[cues]\nled_pin = 17\n", "keys 'button.pin' and 'cues.led_pin' both use GPIO 17"),
         ("[camera]\nwidth = 641\n", "line 2: key 'camera.width' (641) must be even"),
+        ("[camera]\nwidth = 640\nheight = 480\nlores_width = 800\n",
+         "line 4: key 'camera.lores_width' (800) must not exceed 'camera.width' (640)"),
+        ("[camera]\nheight = 240\nlores_height = 480\n",
+         "line 3: key 'camera.lores_height' (480) must not exceed 'camera.height' (240)"),
         ("[display]\nenabled = true\ndc_pin = 0\n",
          "line 3: key 'display.dc_pin' is 0, which luma.core takes for 'no D/C line'"),
         ("[display]\nwidth = 300\nheight = 200\n",
@@ -65,6 +69,15 @@ def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path, capsy
     assert err.count("\n") == 1
     assert "recording.segment_seconds" in err and "Traceback" not in err
     assert not (tmp_path / "d").exists(), "nothing starts on a bad configuration"
+
+
+def test_lores_larger_than_main_exits_2_in_one_line(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[camera]\nwidth = 320\nheight = 240\nlores_width = 640\nlores_height = 480\n")
+    code = main(["run", "--sim", "--fast", "--config", str(bad), "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "camera.lores_width" in err and "must not exceed" in err
 
 
 def test_dc_pin_0_exits_2_with_one_line(tmp_path: Path, capsys) -> None:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def run_sim(tmp: Path, keys: dict, scenario: str, config: str = "", capsys=None) -> dict:
+def run_sim(tmp: Path, keys: dict, scenario: str, config: str = "", capsys=None,
+            extra: tuple[str, ...] = ()) -> dict:
     """Run a scenario in-process; returns the JSON summary."""
     args = ["run", "--sim", "--fast", "--data-dir", str(tmp / "data"), "--identity", str(keys["id"]),
-            "--scenario", str(write(tmp / "scenario.toml", scenario))]
+            "--scenario", str(write(tmp / "scenario.toml", scenario)), *extra]
     if config:
         args += ["--config", str(write(tmp / "config.toml", config))]
     assert main(args) == 0
@@ -82,7 +84,9 @@ def test_press_records_the_preroll_and_every_frame_until_the_hold(tmp_path, keys
     assert frames == list(range(frames[0], frames[-1] + 1))
     assert round((hold_at + 3.5) * FPS) - 1 <= frames[-1] <= round((hold_at + 3.5) * FPS) + 1
     sidecar = json.loads(mp4.with_suffix(".json").read_text())
-    assert sidecar["utc_start"].startswith("2026-01-15T08:00:15")
+    # Frame 450 at 15 s, give or take the camera's whole-microsecond frame duration (33,333 µs).
+    start = datetime.fromisoformat(sidecar["utc_start"].replace("Z", "+00:00"))
+    assert abs((start - datetime(2026, 1, 15, 8, 0, 15, tzinfo=UTC)).total_seconds()) < 0.001
 
 
 def test_bouncing_presses_make_one_transition_each(tmp_path, keys, capsys) -> None:
@@ -258,13 +262,17 @@ def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> N
     assert 9.0 < led[6][0] < 9.5  # released at 8.2 s, 1 s stop pulse
 
 
-def test_camera_stall_resumes_the_recording_in_a_new_segment_with_the_gap(tmp_path, keys, capsys) -> None:
+@pytest.mark.parametrize("board", ["pi4", "pi5"])
+def test_camera_stall_resumes_the_recording_in_a_new_segment_with_the_gap(
+        tmp_path, keys, capsys, board) -> None:
+    # The front panel is on (--display-out), so the display thread asks for lores frames
+    # all through the stall: that must not hold up the loop, the stop or the restart.
     summary = run_sim(
         tmp_path, keys,
-        'duration = 25.0\n[[event]]\nat = 2.0\naction = "press"\n'
+        f'board = "{board}"\nduration = 25.0\n[[event]]\nat = 2.0\naction = "press"\n'
         '[[event]]\nat = 8.0\naction = "camera_stall"\nseconds = 5\n'
         '[[event]]\nat = 18.0\naction = "hold"\nseconds = 3.2\n',
-        "[prerecord]\nseconds = 1\n", capsys,
+        "[prerecord]\nseconds = 1\n", capsys, extra=("--display-out", str(tmp_path / "panel")),
     )
     (rec,) = summary["recordings"]
     assert rec["segments"] == 2
@@ -275,9 +283,18 @@ def test_camera_stall_resumes_the_recording_in_a_new_segment_with_the_gap(tmp_pa
     (gap,) = sidecar["gaps"]
     assert gap["reason"] == "camera stall"
     assert 4.9 <= (gap["end_pts_us"] - gap["start_pts_us"]) / 1e6 <= 7.5
-    lines = (tmp_path / "data" / "audit.log").read_text().splitlines()
-    events = [json.loads(line)["event"] for line in lines]
+    lines = [json.loads(line) for line in (tmp_path / "data" / "audit.log").read_text().splitlines()]
+    events = [line["event"] for line in lines]
     assert "camera_stall" in events and "camera_restart" in events and "camera_resumed" in events
+    # Frames the encoder still held when the sensor stopped (x264's frame threads on a
+    # Pi 5) come out when the camera is stopped: they end the segment before the gap,
+    # and are not taken for the camera resuming.
+    frames = frame_numbers(mp4)
+    restart = next(i for i in range(1, len(frames)) if frames[i] < frames[i - 1])  # tags from 0 again
+    last_before = max(n for n in range(300) if n * 33_333 < 8_000_000)  # exposed before 8.0 s
+    assert frames[:restart] == list(range(frames[0], last_before + 1))
+    (resumed,) = [line for line in lines if line["event"] == "camera_resumed"]
+    assert resumed["pts_us"] >= gap["end_pts_us"] > gap["start_pts_us"]
 
 
 def test_front_display_shows_recording_and_leaves_the_recording_alone(tmp_path, keys, capsys) -> None:
@@ -290,10 +307,13 @@ def test_front_display_shows_recording_and_leaves_the_recording_alone(tmp_path, 
     without = tmp_path / "b"
     with_panel.mkdir()
     without.mkdir()
-    args = ["run", "--sim", "--data-dir", str(with_panel / "data"), "--identity", str(keys["id"]),
-            "--scenario", str(write(with_panel / "s.toml", scenario)), "--display-out",
-            str(with_panel / "panel")]
-    assert main(args) == 0  # real time: the panel thread runs at its own pace
+    # On the virtual clock, so that both runs are frame-exact: with picamera2's own threads
+    # a real-time run on a loaded machine drops frames at the sensor (no free buffer), which
+    # says nothing about the display. The panel thread still runs at its own real-time pace.
+    args = ["run", "--sim", "--fast", "--data-dir", str(with_panel / "data"), "--identity",
+            str(keys["id"]), "--scenario", str(write(with_panel / "s.toml", scenario)),
+            "--display-out", str(with_panel / "panel")]
+    assert main(args) == 0
     out = capsys.readouterr().out
     a = json.loads(out[out.index("{"):])
     b = run_sim(without, keys, scenario, "[display]\nenabled = false\n", capsys)
@@ -594,6 +614,18 @@ def test_verify_with_another_devices_key_is_foreign_not_tampered(
     main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--json"])
     good = json.loads(capsys.readouterr().out)["audit_log"]
     assert good["ok"] and good["checkpoints"] >= 1
+
+
+def test_board_needs_sim_and_names_its_choices(tmp_path, capsys) -> None:
+    assert main(["run", "--board", "pi4", "--data-dir", str(tmp_path / "d")]) == 2
+    assert "--board" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--sim", "--board", "pi3"])
+    assert exit_.value.code == 2 and "pi4" in capsys.readouterr().err
+    bad = write(tmp_path / "s.toml", 'board = "pi3"\nduration = 1\n')
+    assert main(["run", "--sim", "--fast", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and "board" in err and err.count("\n") == 1
 
 
 def test_display_on_an_spi_bus_that_is_not_enabled_leaves_the_camera_recording(

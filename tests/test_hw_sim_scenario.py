@@ -60,7 +60,7 @@ OK_HEAD = 'duration = 40.0\n[[event]]\nat = 12.0\naction = "press"\n\n'
                  "(allowed: at, action, note)", id="unknown-key"),
     pytest.param('duration = 40\nspeed = 2\n',
                  "demo.toml line 2: key 'speed': unknown top-level key (expected one of "
-                 "duration, description, seed, mic_clock_ppm, event)", id="unknown-top-key"),
+                 "duration, description, seed, mic_clock_ppm, board, event)", id="unknown-top-key"),
     pytest.param('[[event]]\nat = 1\naction = "press"\n',
                  "demo.toml line 1: key 'duration': missing (a required key)", id="no-duration"),
 ])
@@ -135,13 +135,16 @@ def test_schedule_binds_time_zero_to_the_first_frame(world: World) -> None:
     assert world.clock.time() == pytest.approx(world.clock.monotonic() - 1000 + 1_768_464_000 - 60)
     assert [(f.at, f.params) for f in seen] == [(origin + 2.0, {"free_bytes": 0})]
     assert [f.params for f in world.faults["io_error"]] == [{"count": 1, "op": "write"}]
-    assert world.camera_device.frames_captured == 90  # frames 0..89: 3 s at 30 fps
+    # Frames exposed before the end, 33,333 µs apart (30 fps in whole microseconds).
+    assert world.camera_device.frames_captured == len([n for n in range(200) if n * 33_333 <= 3e6])
 
 
 def _start_camera() -> None:
     from picamera2 import Picamera2
 
-    Picamera2().start()
+    cam = Picamera2()
+    cam.configure(cam.create_video_configuration())  # 30 fps
+    cam.start()
 
 
 def test_camera_stall_from_a_scenario(world: World) -> None:
@@ -150,7 +153,9 @@ def test_camera_stall_from_a_scenario(world: World) -> None:
     sc.schedule(world, stop_at_end=True)
     _start_camera()
     world.clock.run()
-    assert world.camera_device.frames_captured == 60 - 30
+    exposed = [n for n in range(100) if n * 33_333 <= 2e6]
+    stalled = [n for n in exposed if 0.5e6 <= n * 33_333 < 1.5e6]
+    assert world.camera_device.frames_captured == len(exposed) - len(stalled)
 
 
 POWER_CUT = """
