@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from display import DisplayState
+from display.watermark import FrameStamp, Position
 from drivers.button import Button
 from drivers.camera import Camera
 from drivers.clock import Clock, Timer
@@ -37,6 +38,7 @@ from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats, RecordingWriter
 
+from .audit_room import RoomForAudit
 from .cues import Cues
 from .front_display import FrontDisplay
 from .gestures import GestureRecognizer
@@ -56,6 +58,9 @@ STORAGE_CHECK_S = 5.0
 #: Retrying failed storage: first after this long, doubling up to the maximum.
 RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+#: The manifest's gap reason for footage held in RAM that did not fit at a stop on a
+#: full card (office/report_model.py knows it by its start).
+DROPPED_REASON = "held in RAM, dropped: the card was full at the stop"
 
 
 @dataclass
@@ -119,6 +124,7 @@ class Daemon:
         self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
         self._recording_since: float | None = None
         self.storage = Storage(Path(conf["storage"]["data_dir"]), conf["storage"]["reserve_mib"] << 20)
+        self.audit = RoomForAudit(audit, self.storage.release_reserve)
         self._suspended = False  # a recording waits in RAM for storage to come back
         self._pending_trigger: float | None = None  # a press storage could not serve yet
         self._retry: Timer | None = None
@@ -172,6 +178,7 @@ class Daemon:
     def _open_hardware(self) -> None:
         """Camera, cue lines and button through their drivers."""
         cam, btn = self.conf["camera"], self.conf["button"]
+        stamp = self._watermark()
         self.camera = Camera(
             self.clock,
             self.on_packet,
@@ -181,7 +188,10 @@ class Daemon:
             bitrate=cam["bitrate"],
             gop_seconds=cam["gop_seconds"],
             lores=(cam["lores_width"], cam["lores_height"]),
+            painter=stamp,
         )
+        if stamp is not None:  # fonts and glyphs now, not on the camera thread's first frame
+            stamp.prepare(self.camera.size)
         cues = self.conf["cues"]
         self.cue_lines = CueLines(cue_pins(cues), active_high=cues["active_high"])
         self.cues = Cues(
@@ -195,6 +205,14 @@ class Daemon:
             active_low=btn["active_low"],
             debounce_ms=btn["debounce_ms"],
         )
+
+    def _watermark(self) -> FrameStamp | None:
+        """The burned-in watermark the camera draws before encoding (docs/WATERMARK.md)."""
+        wm = self.conf["watermark"]
+        if not wm["enabled"]:
+            return None
+        device = self.store.identity.device_id if self.store is not None else ""
+        return FrameStamp(FrameTimes(self), device, wm["officer_id"], Position(wm["position"]))
 
     def _start_display(self) -> None:
         """Open the front panel; without one the camera records all the same."""
@@ -424,7 +442,10 @@ class Daemon:
         preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
         self._cue("recording_started")
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
-        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3))
+        # Sensor times of the press and of now let a report place later entries on the
+        # recording's timeline.
+        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3),
+                    press_pts_us=trigger_us, now_pts_us=self._sensor_us(self.clock.monotonic()))
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
@@ -518,11 +539,20 @@ class Daemon:
             return None
         return round(t_monotonic * 1e6) - self._pts_offset_us
 
+    def frame_utc_us(self, sensor_us: int) -> int:
+        """UTC in µs of the frame captured at ``sensor_us``: the one mapping the recording's
+        signed start and the watermark both use, so they agree to the µs.
+
+        Any thread (it reads two numbers the loop replaces). Before the first packet has
+        set the offset, the sensor clock is taken as the monotonic clock: libcamera's
+        SensorTimestamp is CLOCK_BOOTTIME, the same on a board that never suspends, and
+        the simulation's sensor runs on the virtual monotonic clock.
+        """
+        offset = self._pts_offset_us or 0
+        return sensor_us + offset + round((self.clock.time() - self.clock.monotonic()) * 1e6)
+
     def _utc_of(self, pts_us: int) -> float:
-        now = self.clock.monotonic()
-        sensor_now = self._sensor_us(now)
-        assert sensor_now is not None
-        return self.clock.time() - (sensor_now - pts_us) / 1e6
+        return self.frame_utc_us(pts_us) / 1e6
 
     def _set_state(self, new: str, why: str) -> None:
         old, self.state = self.state, new
@@ -612,7 +642,12 @@ class Daemon:
                 log.error("storage full: the last %.1f s held in RAM do not fit; the recording "
                           "is closed without them", lost_s)
                 self._audit("held_footage_dropped", seconds=round(lost_s, 3),
-                            from_pts_us=held[keep].pts_us)
+                            from_pts_us=held[keep].pts_us, recording=writer.recording_id)
+                # The signed manifest names it too, as a gap from the last frame kept.
+                frame_us = round(1e6 / self.conf["camera"]["fps"])
+                last_kept = held[keep - 1].pts_us if keep else writer.stats.durable_pts_us
+                writer.add_gap(last_kept if last_kept is not None else held[keep].pts_us,
+                               held[-1].pts_us + frame_us, DROPPED_REASON)
                 held = held[:keep]
         try:
             writer.write_preroll(held)
@@ -639,7 +674,8 @@ class Daemon:
             if room:
                 self._alert("storage_full", False)
             self._alert("storage_error", False)
-            self._audit("storage_recovered")
+            if room:  # a close that fitted into the reserve's room is not a recovery
+                self._audit("storage_recovered")
 
     def _check_clock(self, now: float) -> None:
         """Notice a wall-clock step (NTP, RTC, hand-set): log it and the clock source.
@@ -751,6 +787,22 @@ class Daemon:
 
     def _buffer_shortfall(self, covered: float, wanted: float) -> None:
         self._audit("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
+
+
+class FrameTimes:
+    """The daemon's sensor-time to UTC mapping for the camera thread: the watermark's
+    :class:`display.watermark.Timebase` (the timebase module slots in here)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def utc_us(self, sensor_us: int) -> int:
+        """UTC (µs) of the frame captured at ``sensor_us``."""
+        return self._daemon.frame_utc_us(sensor_us)
+
+    def clock_source(self) -> str:
+        """The clock source the daemon last read (``ntp``, ``rtc``, ``unsynced``)."""
+        return self._daemon.clock_source
 
 
 def cue_pins(cues: dict[str, Any]) -> dict[str, int | None]:

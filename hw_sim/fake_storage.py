@@ -15,6 +15,8 @@ target), which CI does not have.
   under ``root`` gives its bytes back, so a reserve file the firmware keeps
   can be released to make room, and the free space ``os.statvfs`` reports is
   the simulated one.
+- ``storage_free``: the card was offloaded: from then on the real file system's
+  free space again, so the firmware's retry and its reserve come back.
 - ``io_error`` (``count``, ``op`` = write, fsync or any): the next ``count``
   such calls on files under ``root`` fail with EIO, as a failing card's do.
 - ``storage_readonly``: opening a file under ``root`` for writing fails with
@@ -68,6 +70,7 @@ class StorageSim:
         self._fds: dict[int, bool] = {}  # our open fds under root -> opened with O_APPEND
         self._real: dict[str, Any] = {}
         world.on_fault("storage_full", self._full)
+        world.on_fault("storage_free", self._freed)
         world.on_fault("io_error", self._io_error)
         world.on_fault("storage_readonly", self._readonly)
         world.on_fault("power_cut", self._power_cut)
@@ -76,6 +79,10 @@ class StorageSim:
 
     def _full(self, fault: Fault) -> None:
         self.free = int(fault.params.get("free_bytes", 0))
+
+    def _freed(self, _fault: Fault) -> None:
+        """The card was offloaded: the real file system's free space again."""
+        self.free = None
 
     def _readonly(self, _fault: Fault) -> None:
         self.readonly = True

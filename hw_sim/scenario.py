@@ -78,6 +78,7 @@ ACTIONS: dict[str, dict[str, _Key]] = {
         "op": _Key(_INT, check=_at_least(1)),
     },
     "storage_full": {"free_bytes": _Key(_INT, default=0, check=_at_least(0))},
+    "storage_free": {},
     "io_error": {
         "count": _Key(_INT, default=1, check=_at_least(1)),
         "op": _Key(_STRING, default="write", check=_one_of("write", "fsync", "any")),
@@ -155,7 +156,7 @@ class Scenario:
                     clock.call_at(t, clock.set_source, p["source"])
             elif ev.action == "power_cut":
                 clock.call_at(t, world.power_cut, p["mode"], p["seed"])
-            else:  # storage_full, io_error: for whoever subscribed with world.on_fault
+            else:  # storage_full, storage_free, io_error: for whoever subscribed with world.on_fault
                 clock.call_at(t, _inject, world, ev.action, p)
         if stop_at_end:
             clock.call_at(origin + self.duration, clock.stop)

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from hw_sim.clock import VirtualClock
-from hw_sim.fake_gpio import PinBank
+from hw_sim.pins import PinBank
 
 _log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ BOUNCE_PAIRS = (2, 4)
 BOUNCE_GAP = (0.0001, 0.0008)
 
 #: Faults the world knows; scenario actions with the same names inject them.
-FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_readonly", "io_error", "power_cut")
+FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_free", "storage_readonly",
+          "io_error", "power_cut")
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,7 @@ def current() -> World:
     if _current is None:
         raise RuntimeError(
             "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the fake picamera2 / RPi.GPIO / spidev"
+            "before using the fake picamera2 / lgpio / spidev"
         )
     return _current
 

@@ -231,10 +231,13 @@ class RecordingWriter:
         if self._gap is not None:
             gap_start, reason = self._gap
             self._gap = None
-            self._rec.add_gap(
-                start_pts_us=gap_start if gap_start is not None else start_us,
-                end_pts_us=start_us, reason=reason,
-            )
+            # A gap is footage missing: a seam where the next frame follows the last one
+            # on storage (the footage waited in RAM, none was lost) is no gap.
+            if gap_start is None or start_us - gap_start > self._frame_us * 3 // 2:
+                self._rec.add_gap(
+                    start_pts_us=gap_start if gap_start is not None else start_us,
+                    end_pts_us=start_us, reason=reason,
+                )
         self._seg_start_us = start_us
         self.stats.segments += 1
 
