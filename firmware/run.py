@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
                  if args.sim else None)
         if scenario is not None:
             # Before the evidence store opens: a power cut may be placed at any operation
-            # on the medium, boot-time recovery included; timed events wait for frame 0.
-            scenario.schedule(world)
+            # on the medium, boot-time recovery included.
+            scenario.arm_op_cuts(world)
         if world is not None:
             clock: Any = world.clock
         else:
@@ -282,6 +282,8 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
         if scenario is not None:
             scenario.apply(world)  # the microphone's clock is set before it opens
         daemon.start()
+        if scenario is not None:
+            scenario.schedule(world)
         if duration is not None:
             if world is not None:  # scenario time 0 is the camera's first frame
                 world.on_frame_origin(lambda origin: clock.call_at(origin + duration, daemon.shutdown))

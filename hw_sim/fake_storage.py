@@ -112,7 +112,6 @@ class StorageSim:
         """Wrap the ``os`` calls; :meth:`uninstall` puts the originals back."""
         if self._real:
             return
-        os.makedirs(self.root, exist_ok=True)
         if self.medium is None:
             self.medium = DurableMedium(self.root)
         self._real = {name: getattr(os, name) for name in _WRAPPED}

@@ -64,7 +64,12 @@ class DurableMedium:
         self._nodes: dict[int, Node] = {}
         self._live: dict[int, int] = {}  # st_ino of a file or dir on disk -> node id
         self._next = 0
-        self.root_node = self._scan_dir(self.root)
+        if os.path.isdir(self.root):
+            self.root_node = self._scan_dir(self.root)
+        else:  # the firmware makes its data directory later: it starts empty
+            root = self._new(DirNode(self._id()))
+            assert isinstance(root, DirNode)
+            self.root_node = root
 
     # -- identity -----------------------------------------------------------------------
 
@@ -166,6 +171,9 @@ class DurableMedium:
     def created(self, path: str, *, directory: bool = False) -> None:
         """A new file or directory at ``path`` (already on disk)."""
         st = os.lstat(path)
+        if os.path.realpath(path) == self.root:  # the data directory itself appears
+            self._live[st.st_ino] = self.root_node.id
+            return
         node: Node = (DirNode(self._id()) if directory
                       else FileNode(self._id(), mode=stat.S_IMODE(st.st_mode)))
         self._new(node)

@@ -139,11 +139,16 @@ class Scenario:
         0 .. duration*fps-1 are captured. A ``power_cut`` with ``op`` is armed at
         once (operations are counted from the start of the run, boot included).
         """
+        self.arm_op_cuts(world)
+        world.on_frame_origin(lambda origin: self._schedule(world, origin, stop_at_end))
+
+    def arm_op_cuts(self, world: World) -> None:
+        """Arm every ``power_cut`` placed at an operation number: operations are counted
+        from the start of the run, boot included, so call this before the firmware
+        touches its data directory (:meth:`schedule` arms them too)."""
         for ev in self.events:
             if ev.action == "power_cut" and "op" in ev.params:
-                # Counted from the start of the run (boot included), so armed now.
                 world.cut_after_op(ev.params["op"], ev.params["mode"], ev.params["seed"])
-        world.on_frame_origin(lambda origin: self._schedule(world, origin, stop_at_end))
 
     def _schedule(self, world: World, origin: float, stop_at_end: bool) -> None:
         clock = world.clock

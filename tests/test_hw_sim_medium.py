@@ -200,3 +200,21 @@ def test_overwriting_durable_bytes_through_a_write_only_fd_keeps_the_old_ones(ca
     os.close(fd)
     cut(world)
     assert path.read_bytes() == b"AAAAAAAA"
+
+
+def test_a_data_directory_made_after_install_starts_empty(tmp_path: Path) -> None:
+    root = tmp_path / "later"
+    world = World(VirtualClock())
+    world.power_cut_action = lambda: None
+    sim = StorageSim(world, root)
+    sim.install()
+    try:
+        assert not root.exists(), "installing the medium does not make the directory"
+        root.mkdir()
+        append(root / "f", b"kept", sync=True)
+        fsync_dir(root)
+        append(root / "g", b"lost", sync=True)
+        world.power_cut()
+    finally:
+        sim.uninstall()
+    assert sorted(p.name for p in root.iterdir()) == ["f"]
