@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 		{ echo "cannot create a virtual environment: on Debian run 'sudo apt install python3-venv'"; exit 2; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'rpi-lgpio==0.6'  # RPi.GPIO over hw_sim's lgpio
 	@touch $@
 
 # Provision a simulated device once (custodian keys, device identity), then run

@@ -263,9 +263,11 @@ preflight() {
     local model_file=$ROOT/proc/device-tree/model
     [[ -r $model_file ]] || fail "$model_file missing: cannot tell which Raspberry Pi this is"
     MODEL=$(tr -d '\0' <"$model_file")
+    # Every board gets GPIO through rpi-lgpio (/dev/gpiochip): RPi.GPIO's edge detection
+    # writes /sys/class/gpio/export, gone from kernel 6.6 and refused under the unit's
+    # ProtectKernelTunables=yes, so the button would fail on a Pi 3, 4 or Zero 2 too.
     case $MODEL in
-        "Raspberry Pi 5"* | "Raspberry Pi Compute Module 5"*) GPIO_PACKAGE=python3-rpi-lgpio ;;
-        "Raspberry Pi"*) GPIO_PACKAGE=python3-rpi.gpio ;;
+        "Raspberry Pi"*) GPIO_PACKAGE=python3-rpi-lgpio ;;
         *) fail "not a Raspberry Pi: device-tree model '$MODEL'" ;;
     esac
     ok "board: $MODEL (GPIO through $GPIO_PACKAGE)"
@@ -287,10 +289,9 @@ packages() {
     step "packages"
     local wanted=(python3-picamera2 python3-libcamera python3-spidev "$GPIO_PACKAGE" python3-venv)
     local missing=() pkg other=python3-rpi.gpio
-    if [[ $GPIO_PACKAGE == python3-rpi.gpio ]]; then other=python3-rpi-lgpio; fi
-    # Both provide the RPi.GPIO module; the other one must go first.
+    # Both provide the RPi.GPIO module; the old one must go first.
     if installed "$other"; then
-        change "remove $other (this board needs $GPIO_PACKAGE)"
+        change "remove $other (bodycam needs $GPIO_PACKAGE on every board)"
         run apt-get remove -y "$other"
     fi
     for pkg in "${wanted[@]}"; do

@@ -36,6 +36,10 @@ class Key:
 
 
 MiB = 1024 * 1024
+#: The sizes luma.lcd's ili9341 accepts (luma/lcd/device.py:650-657 in luma.lcd 2.13).
+ILI9341_SIZES = ((320, 240), (240, 240), (320, 180))
+#: The lines spi0 takes when SPI is on: the kernel holds them, no process can claim them.
+SPI0_LINES = {7: "spi0 CE1", 8: "spi0 CE0", 9: "spi0 MISO", 10: "spi0 MOSI", 11: "spi0 SCLK"}
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "camera": {
@@ -234,6 +238,27 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
             "'display.height' do not match; set both to 0 (the panel's usual size) or "
             "both to 128 to 320"
         )
+    size = (disp["width"], disp["height"])
+    if disp["enabled"] and disp["kind"] == "ili9341" and disp["width"] and size not in ILI9341_SIZES:
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
+            f"'display.height' ({size[0]}x{size[1]}): luma.lcd drives an ILI9341 only at "
+            f"{', '.join(f'{w}x{h}' for w, h in ILI9341_SIZES)}; use one of those or 0 and 0"
+        )
+    if disp["enabled"] and disp["dc_pin"] == 0:
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'display', 'dc_pin') or '?'}: key 'display.dc_pin' is 0, "
+            "which luma.core takes for 'no D/C line' (pixels would go out as commands); "
+            "wire D/C to another GPIO"
+        )
+    for key, pin in pins.items():
+        if pin in SPI0_LINES:
+            section, name = key.split(".")
+            raise ConfigError(
+                f"{source} line {_line_of(text, section, name) or '?'}: key '{key}' is GPIO {pin}, "
+                f"{SPI0_LINES[pin]} while SPI is on (deploy.sh sets dtparam=spi=on); the kernel "
+                "holds it and GPIO claims fail with 'GPIO busy': choose a pin outside 7 to 11"
+            )
     seen: dict[int, str] = {}
     for key, pin in pins.items():
         if pin in seen:

@@ -1,8 +1,9 @@
 """``bodycam run``: assemble the daemon on the device's hardware or the simulated one.
 
 The two paths differ only below the drivers: with ``--sim`` the simulated
-``picamera2``/``RPi.GPIO``/``spidev`` are installed under their real names and
-the clock is the simulation's; the daemon and drivers are the same code.
+``picamera2``/``lgpio`` (under the real rpi-lgpio's ``RPi.GPIO``)/``spidev`` are
+installed under their real names and the clock is the simulation's; the daemon
+and drivers are the same code.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from hw_sim.clock import VirtualClock
-from hw_sim.fake_gpio import PinBank
+from hw_sim.pins import PinBank
 
 _log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def current() -> World:
     if _current is None:
         raise RuntimeError(
             "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the fake picamera2 / RPi.GPIO / spidev"
+            "before using the fake picamera2 / lgpio / spidev"
         )
     return _current
 

@@ -594,3 +594,14 @@ def test_verify_with_another_devices_key_is_foreign_not_tampered(
     main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--json"])
     good = json.loads(capsys.readouterr().out)["audit_log"]
     assert good["ok"] and good["checkpoints"] >= 1
+
+
+def test_display_on_an_spi_bus_that_is_not_enabled_leaves_the_camera_recording(
+        tmp_path, keys, capsys) -> None:
+    """Only spi0 exists with dtparam=spi=on: a panel on bus 1 is "SPI device not found"."""
+    scenario = 'duration = 4.0\n[[event]]\nat = 1.0\naction = "press"\n' \
+               '[[event]]\nat = 2.5\naction = "hold"\nseconds = 1.2\n'
+    summary = run_sim(tmp_path, keys, scenario, "[display]\nenabled = true\nspi_port = 1\n", capsys)
+    assert summary["recordings"] and summary["recordings"][0]["frames"] > 0
+    unavailable = [e for e in _audit_events(tmp_path / "data") if e.get("event") == "display_unavailable"]
+    assert len(unavailable) == 1 and "SPI device not found" in unavailable[0]["error"]
