@@ -158,7 +158,7 @@ def page_html(title: str, summary: str, verdict: Verdict, recordings: list[Recor
 
 def audit_html(status: str, ok: bool | None, rows: list[list[str]], notes: list[str]) -> str:
     """The audit log section (rows are already in words)."""
-    cls = "" if ok else ' class="bad"'
+    cls = ' class="bad"' if ok is False else ""
     body = [f'<section class="audit"><h2>Audit log</h2><p{cls}>{_e(status)}</p>']
     body += [f'<p class="small">{_e(n)}</p>' for n in notes]
     if rows:

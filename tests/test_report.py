@@ -213,3 +213,29 @@ def test_the_page_prints_to_pdf(made, tmp_path) -> None:
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     # A real PDF of several pages (the summary, two recordings, the audit log).
     assert data.startswith(b"%PDF") and pages >= 3, pages
+
+
+def test_a_tampered_recording_is_a_problem_in_words_and_exit_1(tmp_path, capsys) -> None:
+    from evidence.framing import TAG_CHUNK
+    from recorder.store import EvidenceStore
+    from tests.vectors.support import identity, record, record_offsets, write_device_pub
+
+    ident = identity()
+    rec = record(EvidenceStore(tmp_path / "data", ident), (25, 25))
+    record(EvidenceStore(tmp_path / "data", ident), (25,), start_frame=60,
+           utc=1_750_000_100.0, finish=False)  # cut by power loss: incomplete
+    seg = rec.dir / "seg-000001.bcs"
+    data = bytearray(seg.read_bytes())
+    off, _, length = [r for r in record_offsets(seg) if r[1] == TAG_CHUNK][0]
+    data[off + length // 2] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    pub = write_device_pub(tmp_path / "device.pub", ident)
+    assert main(["report", str(tmp_path / "data"), "--device-pub", str(pub), "--out",
+                 str(tmp_path / "out")]) == 1
+    capsys.readouterr()
+    html = (tmp_path / "out" / "data-report.html").read_text()
+    first, second = (s.split("</section>")[0] for s in _sections(html))
+    assert "Problem: a file was altered after it was recorded." in first
+    assert "TAMPERED: " in first and "seg-000001.bcs" in first and 'class="bad"' in first
+    assert "Incomplete: the recording was cut off" in second and 'class="bad"' not in second
+    assert "PROBLEM: 1 of 2 recording(s) have an integrity problem" in html
