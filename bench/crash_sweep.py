@@ -151,7 +151,8 @@ def _preload() -> None:
     import importlib
     for name in ("firmware.cli", "firmware.run", "firmware.daemon", "drivers.camera",
                  "drivers.button", "drivers.panel", "hw_sim.libcamera_sim", "hw_sim.kernel",
-                 "hw_sim.fake_storage", "hw_sim.scenario", "office.export", "office.verify",
+                 "hw_sim.pins", "hw_sim.lgpio_loader", "hw_sim.fake_storage", "hw_sim.scenario",
+                 "office.export", "office.verify",
                  "recorder.store", "recorder.segmenter", "hw_sim.frametag"):
         importlib.import_module(name)
 

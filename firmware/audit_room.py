@@ -54,6 +54,6 @@ class RoomForAudit:
         """Append, making room from the reserve if the card is full."""
         return self._with_room(lambda: self._audit.append(event, **fields))
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Checkpoint, making room from the reserve if the card is full."""
-        return self._with_room(self._audit.checkpoint)
+        return self._with_room(lambda: self._audit.checkpoint(*args, **kwargs))

@@ -34,7 +34,7 @@ from evidence.errors import (
 )
 from evidence.keys import load_custodian_private, load_device_pub
 from evidence.primitives import key_id, x25519_raw
-from evidence.reader import raw_public
+from evidence.sigcheck import raw_public
 from office import report_html as page
 from office.progress import SILENT, Progress
 from office.report_audit import add_moments, read_rows
