@@ -224,11 +224,16 @@ def find_recordings(root: Path, problems: list[Problem] | None = None
     denied: list[OSError] = []
 
     def unreadable(exc: OSError) -> None:
-        if isinstance(exc, PermissionError):  # the custodian's account, not the evidence
+        # The data directory or its recordings folder closed to us: the custodian's
+        # account, not the evidence (exit 2). One recording folder closed while its
+        # siblings open is a problem in the evidence, never skipped.
+        if isinstance(exc, PermissionError) and exc.filename is not None and \
+                Path(exc.filename) in (Path(root), Path(root) / "recordings"):
             denied.append(exc)
             return
+        hint = "; run as root or the bodycam user" if isinstance(exc, PermissionError) else ""
         found.append(Problem("malformed", _rel_to(exc.filename, root), "",
-                             f"folder cannot be read: {exc.strerror or exc}"))
+                             f"folder cannot be read: {exc.strerror or exc}{hint}"))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames.sort()

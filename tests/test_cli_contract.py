@@ -140,16 +140,16 @@ def test_export_checks_an_earlier_export_before_it_says_already_exported(tree, c
 def test_recordings_sealed_to_another_custodian_are_exit_2(tmp_path, capsys) -> None:
     root = tmp_path / "data"
     record(EvidenceStore(root, identity()), (25,))
-    # The same camera, later given another office's key: its chain goes on.
-    record(EvidenceStore(root, identity(cust_seed=b"other office")), (25,), start_frame=50,
-           utc=1_750_000_100.0)
-    key = write_custodian_key(tmp_path / "custodian.key", custodian_key())
+    # The office exports with another office's key: a usage error, not tampering. (A
+    # camera whose custodian.pub was replaced is tampering: test_evidence_attacks.py.)
+    key = write_custodian_key(tmp_path / "custodian.key", custodian_key(b"other office"))
     pub = write_device_pub(tmp_path / "device.pub", identity())
     code = main(["export", str(root), "--custodian-key", str(key), "--device-pub", str(pub),
                  "--out", str(tmp_path / "out")])
-    out = capsys.readouterr().out
-    assert code == 2 and "SEALED TO ANOTHER KEY" in out and "export it with that" in out
-    assert len(list((tmp_path / "out").glob("*.mp4"))) == 1
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "wrong custodian key" in err and "use the custodian.key" in err
+    assert not list((tmp_path / "out").glob("*.mp4"))
 
 
 def test_ctrl_c_during_an_export_says_what_was_left(tree, capsys, monkeypatch) -> None:
