@@ -13,8 +13,8 @@ from typing import Any
 
 FPS = 30
 FSYNC_S = 1.0
-#: One frame of slack on every time bound (frames are 1/FPS apart).
-SLACK_S = 1.0 / FPS
+#: Slack on every time bound (frames are 1/FPS apart).
+SLACK_S = 2.0 / FPS  # one frame in flight, and one the TS muxer may hold back to interleave sound
 #: A bookmark press is acted on once the contact has settled (debounce) and written then.
 CUE_S = 0.1
 

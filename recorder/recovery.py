@@ -169,8 +169,17 @@ def recover_store(store: EvidenceStore) -> list[str]:
                 chain.head_ref = f"recordings/{newest.name}/{manifest_path(newest).name}"
                 lines.append(f"chain state moved to the manifest of {newest.name}")
                 changed = True
-    top = max((seq for seq, _ in recs), default=0)
+    top = max((seq for seq, d in recs if d.exists()), default=0)
     if top > chain.recording_seq:
+        chain.recording_seq = top
+        changed = True
+    elif any(seq >= chain.recording_seq and not d.exists() for seq, d in recs) \
+            and top < chain.recording_seq:
+        # The newest number was taken for a directory a power cut left empty (nothing
+        # signed ever named it) and recovery removed: hand it out again, so the numbers
+        # a verifier sees stay continuous instead of showing a recording as missing.
+        lines.append(f"recording number {chain.recording_seq} was never used; it is "
+                     "handed out again")
         chain.recording_seq = top
         changed = True
     if changed:

@@ -238,8 +238,10 @@ class RecordingWriter:
         """A chunk was sealed: live, fsync it at once; in the pre-roll burst, once
         enough footage or bytes are waiting for their fsync."""
         first = self._unsynced_first_us
+        # Half a frame of slack: a GOP of exactly fsync_interval whose frame times are
+        # rounded down to whole microseconds (33333 us at 30 fps) still counts as one.
         if live or first is None or (
-            self._pending_last_us + self._frame_us - first >= self._burst_sync_us
+            self._pending_last_us + self._frame_us - first >= self._burst_sync_us - self._frame_us // 2
             or self._unsynced_bytes >= self._burst_sync_bytes
         ):
             self._sync()

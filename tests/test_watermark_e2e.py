@@ -35,8 +35,8 @@ def rtc_clock(monkeypatch):
     real = runmod.simulated_device
 
     @contextmanager
-    def on_rtc(conf, fast, trace=None):
-        with real(conf, fast, trace) as world:
+    def on_rtc(conf, fast, *args, **kwargs):
+        with real(conf, fast, *args, **kwargs) as world:
             world.clock.set_source("rtc")
             yield world
 
