@@ -69,6 +69,11 @@ class Clock(Protocol):
     def stop(self) -> None:
         """Make :meth:`run` return after the callback in progress; thread-safe."""
 
+    def track_worker(self, wait_idle: Callable[[], object]) -> None:
+        """A background worker posts its results to this loop. The device's clock never
+        waits for it; the simulation's fast clock lets it finish before time moves on,
+        so a run stays deterministic."""
+
 
 class TimerQueue:
     """The ordered timer heap both clocks share (FIFO among equal times)."""
@@ -167,3 +172,6 @@ class SystemClock:
         with self._cond:
             self._stopped = True
             self._cond.notify()
+
+    def track_worker(self, wait_idle: Callable[[], object]) -> None:
+        """On the device the loop never waits for the evidence writer: nothing to do."""

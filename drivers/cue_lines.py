@@ -59,6 +59,15 @@ class CueLines:
         self._check(name)
         return self._on.get(name, False)
 
+    def read(self, name: str) -> bool:
+        """The line's level read back from the pin (RPi.GPIO's ``input`` on an output
+        returns the level driven), as on or off; False for a line not fitted."""
+        self._check(name)
+        pin = self._pins.get(name)
+        if pin is None:
+            return False
+        return self._gpio.input(pin) == self._on_level
+
     def set(self, name: str, on: bool) -> None:
         """Switch one line; a line not fitted is skipped, an unknown name is a bug."""
         self._check(name)

@@ -9,7 +9,6 @@ into one another. Each problem found is classed as in docs/FORMAT.md §9.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from evidence import canonical
 from evidence.canonical import CanonicalError
 from evidence.framing import MAGIC_LEN, RECORD_HEAD
+from evidence.layout import SEGMENT_FILE
 from evidence.manifest import MANIFEST_NAME, span_us
 from evidence.primitives import SIG_LEN
 from evidence.reader import (
@@ -36,7 +36,7 @@ from evidence.reader import (
     scan_segment,
 )
 
-SEG_FILE = re.compile(r"^seg-([0-9]{6})\.bcs$")
+SEG_FILE = SEGMENT_FILE
 INTACT = "intact"
 #: The status of a recording is its most specific problem: the order in which
 #: kinds win when a recording has several.

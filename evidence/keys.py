@@ -33,12 +33,12 @@ from evidence.identity import (
     device_pub_bytes,
     parse_device_pub,
 )
+from evidence.layout import DEVICE_PUB
 from evidence.primitives import key_id, x25519_raw
 
 CUSTODIAN_KEY = "custodian.key"
 CUSTODIAN_PUB = "custodian.pub"
 DEVICE_KEY = "device.key"
-DEVICE_PUB = "device.pub"
 MAX_KEY_FILE = 64 * 1024
 
 #: What ``bodycam keys custodian`` must tell its user.

@@ -10,10 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evidence import canonical
 from evidence.framing import MANIFEST_MAGIC, TAG_MANIFEST, record
+from evidence.layout import MANIFEST_NAME
 from evidence.primitives import FORMAT_VERSION, manifest_message
 from evidence.reader import SegmentScan
-
-MANIFEST_NAME = "manifest.bcm"
 
 
 def span_us(frames: int, first: int | None, last: int | None) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from drivers.clock import Clock, Timer
 from drivers.cue_lines import NAMES, CueLines
@@ -46,6 +46,12 @@ REMINDER_SECONDS = 120.0
 
 ALL = NAMES
 FEEL_AND_SOUND = ("vibration", "buzzer")
+
+
+class AuditSink(Protocol):
+    """Where the cues (and the daemon) log what they did: the audit log, or its queue."""
+
+    def append(self, event: str, **fields: Any) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Cues:
         self,
         clock: Clock,
         lines: CueLines,
-        audit: Any,
+        audit: AuditSink,
         *,
         reminder_seconds: float = REMINDER_SECONDS,
         enabled: bool = True,

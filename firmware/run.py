@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from typing import Any
 from evidence.errors import BodycamError, KeyFileError
 
 from . import config as configmod
-from .daemon import Daemon, cue_pins, default_audit_path
+from .assembly import cue_pins
+from .daemon import Daemon
 
 log = logging.getLogger("bodycam")
 
@@ -46,6 +46,7 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
     the daemon runs (pre-record, display) but refuses to record: fail closed."""
     from evidence import keys
     from evidence.auditlog import AuditLog
+    from evidence.layout import AUDIT_LOG
     from recorder.store import EvidenceStore
 
     data_dir = Path(conf["storage"]["data_dir"])
@@ -58,7 +59,7 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
         identity = keys.load_identity(Path(conf["identity"]["dir"]))
     except KeyFileError as e:
         problem = f"no usable device identity, recording disabled: {e.message}"
-    audit = AuditLog(default_audit_path(data_dir), identity.signing_key if identity else None,
+    audit = AuditLog(data_dir / AUDIT_LOG, identity.signing_key if identity else None,
                      clock=clock)
     for note in audit.notes:
         log.warning("audit log: %s", note)
@@ -122,39 +123,11 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     return summary
 
 
-@contextmanager
-def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Iterator[Any]:
-    """The simulated hardware under the drivers (hw_sim.install), storage faults under
-    the data directory included; everything is put back on exit."""
-    import hw_sim
-    from hw_sim.clock import VirtualClock
-    from hw_sim.fake_storage import StorageSim
-    from hw_sim.world import CameraSpec, World
+def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Any:
+    """The simulated device (``hw_sim.device``): a context manager yielding its world."""
+    from hw_sim.device import simulated_device as build
 
-    cam = conf["camera"]
-    world = World(
-        VirtualClock(fast=fast),
-        camera=CameraSpec(
-            size=(cam["width"], cam["height"]),
-            fps=cam["fps"],
-            gop_seconds=cam["gop_seconds"],
-            bitrate=cam["bitrate"],
-            lores_size=(cam["lores_width"], cam["lores_height"]),
-        ),
-        button_pin=conf["button"]["pin"],
-        button_active_low=conf["button"]["active_low"],
-    )
-    storage = StorageSim(world, conf["storage"]["data_dir"])
-    hw_sim.install(world)
-    storage.install()
-    try:
-        yield world
-    finally:
-        storage.uninstall()
-        hw_sim.uninstall()
-        from hw_sim import fake_spidev
-
-        fake_spidev.reset()  # the simulated panel goes with the world
+    return build(conf, fast)
 
 
 def _save_panel(sim_panel: Any, out: Path) -> None:
@@ -226,5 +199,5 @@ def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dic
             for t, old, new, why in daemon.summary.transitions
         ],
         "refused": daemon.summary.refused,
-        "final_state": daemon.state,
+        "final_state": daemon.state.public,
     }

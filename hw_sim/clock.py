@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time as _time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: 2026-01-15T08:00:00Z: a fixed start so a run's wall-clock output is reproducible.
 DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
@@ -68,9 +71,15 @@ class VirtualClock:
         fast: bool = True,
         start_utc: float = DEFAULT_START_UTC,
         source: str = "ntp",
+        *,
+        contain_errors: bool = False,
     ) -> None:
         _check_source(source)
         self.fast = fast
+        #: Log a failing callback and go on, as the device's SystemClock does,
+        #: instead of raising it out of :meth:`run`.
+        self.contain_errors = contain_errors
+        self._workers: list[Callable[[], object]] = []
         self._mono = MONOTONIC_START
         self._wall_offset = start_utc - MONOTONIC_START
         self._source = source
@@ -109,6 +118,12 @@ class VirtualClock:
         """Step the wall clock by ``seconds`` (may be negative); monotonic time is untouched."""
         self._wall_offset += seconds
 
+    def track_worker(self, wait_idle: Callable[[], object]) -> None:
+        """In fast mode, let a background worker (the evidence writer) finish what it was
+        given before the next callback runs: its results then arrive at the same virtual
+        instant, in the same order, on every run. (On the device nothing waits.)"""
+        self._workers.append(wait_idle)
+
     def on_clock_thread(self) -> bool:
         """True when called from the thread inside :meth:`run` (the fakes' "loop")."""
         return self._thread == threading.get_ident()
@@ -143,7 +158,8 @@ class VirtualClock:
 
         Returns on :meth:`stop`, when monotonic time reaches ``until``, or, in fast
         mode, when no timer is left (nothing could ever happen again). A callback's
-        exception propagates out of ``run``; the clock stays usable.
+        exception propagates out of ``run`` (the clock stays usable), or with
+        ``contain_errors`` is logged and the loop goes on, as on the device.
         """
         self._stopped = False
         self._thread = threading.get_ident()
@@ -151,10 +167,20 @@ class VirtualClock:
             self._anchor = (self._mono, _time.perf_counter())
         try:
             while True:
+                if self.fast:
+                    for wait_idle in self._workers:
+                        wait_idle()
                 timer = self._next(until)
                 if timer is None:
                     return
-                timer.fn(*timer.args)
+                if not self.contain_errors:
+                    timer.fn(*timer.args)
+                    continue
+                try:
+                    timer.fn(*timer.args)
+                except Exception:  # as drivers.clock.SystemClock: one bad callback, not the loop
+                    name = getattr(timer.fn, "__qualname__", timer.fn)
+                    log.exception("callback %s failed; the loop goes on", name)
         finally:
             if self._anchor is not None:
                 self._mono = self.monotonic()

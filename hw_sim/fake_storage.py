@@ -19,12 +19,15 @@ not have.
   such calls on files under ``root`` fail with EIO, as a failing card's do.
 - ``storage_readonly``: opening a file under ``root`` for writing fails with
   EROFS, as after the kernel remounts a failing card read-only.
+- ``fsync_delay_s`` (an attribute, for the benchmarks): every fsync under
+  ``root`` takes at least this long in real time, as on a slow SD card.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,7 @@ class StorageSim:
         self.free: int | None = None  # None: the real file system's numbers
         self.failures: dict[str, int] = {}
         self.readonly = False
+        self.fsync_delay_s = 0.0
         self._real: dict[str, Any] = {}
         world.on_fault("storage_full", self._full)
         world.on_fault("io_error", self._io_error)
@@ -147,12 +151,18 @@ class StorageSim:
     def _fsync(self, fd: int) -> None:
         if self._fd_under_root(fd):
             self._maybe_fail("fsync")
+            self._slow()
         self._real["fsync"](fd)
 
     def _fdatasync(self, fd: int) -> None:
         if self._fd_under_root(fd):
             self._maybe_fail("fsync")
+            self._slow()
         self._real["fdatasync"](fd)
+
+    def _slow(self) -> None:
+        if self.fsync_delay_s > 0:
+            time.sleep(self.fsync_delay_s)
 
     def _statvfs(self, path: Any) -> os.statvfs_result:
         st = self._real["statvfs"](path)

@@ -120,6 +120,8 @@ class World:
         self._stalls: list[tuple[float, float]] = []
         #: The open fake ``Picamera2`` (one camera, as on the device), or None.
         self.camera_device: Any = None
+        #: The simulated evidence medium (``hw_sim.fake_storage.StorageSim``), once attached.
+        self.medium: Any = None
         #: What power_cut() does; tests may replace it (default: SIGKILL this process).
         self.power_cut_action: Callable[[], Any] = _kill_self
 

@@ -36,7 +36,8 @@ from evidence.errors import (
     EvidenceInputError,
     KeyFileError,
 )
-from evidence.keys import DEVICE_PUB, load_device_pub
+from evidence.keys import load_device_pub
+from evidence.layout import AUDIT_LOG, DEVICE_PUB, SEGMENT_GLOB
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
 from evidence.reader import TRUNCATED, raw_public
@@ -175,8 +176,6 @@ class VerifyReport:
         return lines
 
 
-#: The device's audit log in its data directory (see docs/FORMAT.md).
-AUDIT_LOG = "audit.log"
 
 
 def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
@@ -257,7 +256,7 @@ def _resolve_key(rec: RecordingCheck, pins: dict[str, Ed25519PublicKey],
     """Pick the key a recording is checked against, and say where it came from."""
     doc = peek_json(rec.dir / MANIFEST_NAME)
     if doc is None:
-        for p in sorted(rec.dir.glob("seg-*.bcs")):
+        for p in sorted(rec.dir.glob(SEGMENT_GLOB)):
             if (doc := peek_json(p)) is not None:
                 break
     device_id = doc.get("device_id") if doc else None

@@ -18,12 +18,38 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from .packet import VIDEO, Packet
 from .tsmux import TsMuxer
 
 log = logging.getLogger(__name__)
+
+
+class SegmentSink(Protocol):
+    """One open segment file (``recorder.segment_file.Segment``)."""
+
+    def write_chunk(self, data: bytes, /, *, frames: int, first_pts_us: int,
+                    last_pts_us: int) -> None: ...
+
+    def sync(self) -> None: ...
+
+
+class RecordingHandle(Protocol):
+    """One recording in the evidence store (``recorder.store.Recording``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def open_segment(self) -> SegmentSink: ...
+
+    def close_segment(self, seg: SegmentSink) -> None: ...
+
+    def add_bookmark(self, pts_us: int, utc: float, label: str = "") -> None: ...
+
+    def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 @dataclass
@@ -50,7 +76,7 @@ class RecordingWriter:
 
     def __init__(
         self,
-        recording: Any,
+        recording: RecordingHandle,
         *,
         width: int,
         height: int,
@@ -69,7 +95,7 @@ class RecordingWriter:
         self._gap_us = round(gap_seconds * 1e6)
         self._chunk_max = chunk_max_bytes
         self._origin_us: int | None = None
-        self._seg: Any = None
+        self._seg: SegmentSink | None = None
         self._mux: TsMuxer | None = None
         self._seg_start_us = 0
         self._pending: list[bytes] = []
@@ -221,6 +247,7 @@ class RecordingWriter:
             return False
         data = b"".join(self._pending)
         first = self._pending_first_us
+        assert self._seg is not None
         self._seg.write_chunk(
             data,
             frames=self._pending_frames,

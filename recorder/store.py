@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from evidence import canonical
-from evidence.canonical import CanonicalError
 from evidence.errors import KeyFileError
 from evidence.fsutil import atomic_write, fsync_dir, sha256_file, write_all
 from evidence.identity import DeviceIdentity, device_pub_bytes, parse_device_pub
+from evidence.layout import DEVICE_PUB, EVENTS, RECORDING_INFO, RECORDINGS, segment_name
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
 from evidence.primitives import (
     DATA_KEY_LEN,
@@ -42,12 +42,8 @@ from evidence.primitives import (
 from evidence.reader import raw_public, scan_segment
 from evidence.schema import CONTAINER
 from recorder.chainstate import load_chain
-from recorder.segment_file import Segment, segment_name
-
-RECORDINGS = "recordings"
-RECORDING_INFO = "recording.json"
-EVENTS = "events.jsonl"
-DEVICE_PUB = "device.pub"
+from recorder.recovery import recover_store
+from recorder.segment_file import Segment
 
 
 def _us(seconds: float) -> int:
@@ -313,19 +309,9 @@ class EvidenceStore:
 
     def recover(self) -> list[str]:
         """Close what a crash left open (never deleting or rewriting evidence); fix the chain."""
-        from recorder.recovery import recover_store
         lines = list(self._notes)
         self._notes = []
         lines += recover_store(self)
         self.recovered = True
         return lines
 
-
-def read_recording_info(recording_dir: Path) -> dict[str, Any] | None:
-    """recording.json of a recording, or None if missing or unreadable."""
-    try:
-        doc = canonical.decode_object((Path(recording_dir) / RECORDING_INFO).read_bytes()
-                                      .rstrip(b"\n"))
-    except (OSError, CanonicalError):
-        return None
-    return doc

@@ -1,0 +1,218 @@
+"""One recording as the writer thread sees it: the segment writer plus what it still owes storage.
+
+A session runs only on the evidence writer's thread (``recorder.io_worker``).
+When a write fails it suspends itself at once: it releases the space reserve
+(on a full medium), closes the segment in progress as well as storage allows,
+and from then on holds every packet in its own backlog, a ring of whole GOPs
+capped like the pre-record buffer (120 s, ``held_max_bytes``). The loop learns
+of the fault from the returned :class:`Fault`; packets never go back to the
+pre-record buffer. :meth:`resume` writes the backlog once storage works again,
+:meth:`close` writes what fits of it and finishes the recording.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .packet import Packet
+from .ringbuffer import MAX_SECONDS, PreRecordBuffer
+from .segmenter import RecordingHandle, RecordingStats, RecordingWriter
+
+log = logging.getLogger("bodycam")
+
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+#: Room kept free when closing a recording on a full medium: final chunk, trailer,
+#: manifest, audit entries and checkpoint.
+CLOSE_MARGIN = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A write or fsync failed: what, whether the medium is full, the reserve bytes freed."""
+
+    error: OSError
+    full: bool
+    freed: int
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A recording began (``fault`` None), or began holding its footage in RAM."""
+
+    recording_id: str | None
+    preroll_packets: int
+    preroll_s: float
+    fault: Fault | None
+
+
+@dataclass(frozen=True)
+class Closed:
+    """How a recording ended: ``error`` None if its manifest is signed on storage."""
+
+    recording_id: str | None
+    stats: RecordingStats
+    error: OSError | None
+    dropped_s: float = 0.0
+    dropped_from_pts_us: int | None = None
+
+
+class RecordingSession:
+    """Owns a recording's writer and its not-yet-durable backlog (see the module docstring)."""
+
+    def __init__(self, begin: Callable[[], RecordingHandle],
+                 make_writer: Callable[[RecordingHandle], RecordingWriter], *,
+                 release_room: Callable[[], int], free_bytes: Callable[[], int],
+                 held_max_bytes: int) -> None:
+        self._begin = begin
+        self._make_writer = make_writer
+        self._release_room = release_room
+        self._free_bytes = free_bytes
+        self._held = PreRecordBuffer(seconds=MAX_SECONDS, max_bytes=held_max_bytes)
+        self._writer: RecordingWriter | None = None
+        self.holding = False
+        self.stats = RecordingStats()
+
+    @property
+    def recording_id(self) -> str | None:
+        """The recording's id, once storage let it begin."""
+        return self._writer.recording_id if self._writer is not None else None
+
+    # -- the path (writer thread) ----------------------------------------------------------
+
+    def begin(self, preroll: list[Packet]) -> Begun:
+        """Begin the recording and write its pre-roll with one fsync."""
+        span = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
+        try:
+            self._open()
+        except OSError as e:  # not even begun: the whole pre-roll waits in RAM
+            for pkt in preroll:
+                self._held.append(pkt)
+            return Begun(None, len(preroll), span, self._fail(e))
+        assert self._writer is not None
+        try:
+            self._writer.write_preroll(preroll)
+        except OSError as e:
+            fault = self._fail(e)
+            self._hold_undurable(preroll)
+            return Begun(self.recording_id, len(preroll), span, fault)
+        return Begun(self.recording_id, len(preroll), span, None)
+
+    def write(self, pkt: Packet) -> Fault | None:
+        """One live packet: written, or held while storage is failing."""
+        if self.holding or self._writer is None:
+            self._held.append(pkt)
+            return None
+        try:
+            self._writer.write(pkt)
+        except OSError as e:
+            return self._fail(e)
+        return None
+
+    def flush_due(self, now_pts_us: int) -> Fault | None:
+        """Seal and fsync what has waited longer than the fsync interval."""
+        if self._writer is None or self.holding:
+            return None
+        try:
+            self._writer.flush_due(now_pts_us)
+        except OSError as e:
+            return self._fail(e)
+        return None
+
+    def bookmark(self, pts_us: int, utc: float) -> Fault | None:
+        """Mark a moment in the manifest."""
+        if self._writer is None:
+            return None
+        try:
+            self._writer.bookmark(pts_us, utc)
+        except OSError as e:
+            return self._fail(e)
+        return None
+
+    def interrupt(self, reason: str) -> Fault | None:
+        """The footage stopped (camera stall): close the segment, record the gap."""
+        if self._writer is None:
+            return None
+        try:
+            self._writer.interrupt(reason)
+        except OSError as e:
+            return self._fail(e)
+        return None
+
+    def resume(self) -> OSError | None:
+        """Storage is back: begin (if it never did) and write the backlog; None if all done."""
+        try:
+            if self._writer is None:
+                self._open()
+            assert self._writer is not None
+            held = self._held.take(None)
+            try:
+                self._writer.write_preroll(held)
+            except OSError:
+                self._hold_undurable(held)
+                raise
+        except OSError as e:
+            return e
+        self.holding = False
+        return None
+
+    def close(self) -> Closed:
+        """Write what the backlog fits (oldest first, room left to close) and finish."""
+        writer = self._writer
+        if writer is None:  # storage never let it begin
+            held = self._held.take(None)
+            lost = (held[-1].pts_us - held[0].pts_us) / 1e6 if held else 0.0
+            return Closed(None, self.stats, OSError(errno.EIO, "the recording never began"),
+                          lost, held[0].pts_us if held else None)
+        dropped_s, dropped_from = 0.0, None
+        try:
+            if self.holding:  # last try to get what waited in RAM onto storage
+                held = self._fit(self._held.take(None))
+                if len(held[1]):
+                    dropped_s = (held[1][-1].pts_us - held[1][0].pts_us) / 1e6
+                    dropped_from = held[1][0].pts_us
+                writer.write_preroll(held[0])
+            self.stats = writer.close()
+        except OSError as e:
+            self.stats = writer.stats
+            return Closed(writer.recording_id, writer.stats, e, dropped_s, dropped_from)
+        return Closed(writer.recording_id, self.stats, None, dropped_s, dropped_from)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._writer = self._make_writer(self._begin())
+        self.stats = self._writer.stats
+
+    def _fail(self, e: OSError) -> Fault:
+        """Suspend: free the reserve on a full medium, close the segment, hold from now on."""
+        full = e.errno in FULL_ERRNOS
+        freed = self._release_room() if full else 0
+        if not self.holding and self._writer is not None:
+            self._writer.interrupt("storage full" if full else "storage error")
+        self.holding = True
+        return Fault(e, full, freed)
+
+    def _hold_undurable(self, packets: list[Packet]) -> None:
+        """Keep in the backlog what of ``packets`` did not reach storage."""
+        durable = self._writer.stats.durable_pts_us if self._writer is not None else None
+        for pkt in packets:
+            if durable is None or pkt.pts_us > durable:
+                self._held.append(pkt)
+
+    def _fit(self, held: list[Packet]) -> tuple[list[Packet], list[Packet]]:
+        """(what fits the free space less :data:`CLOSE_MARGIN`, what does not)."""
+        if not held:
+            return held, []
+        try:
+            budget = self._free_bytes() - CLOSE_MARGIN
+        except OSError:
+            budget = 0
+        used = 0
+        for i, pkt in enumerate(held):
+            used += pkt.size + pkt.size // 32 + 188  # TS and record overhead, generously
+            if used > budget:
+                return held[:i], held[i:]
+        return held, []
