@@ -16,6 +16,9 @@ does; the daemon records ``RECORD_S`` seconds with a pre-roll. Figures per delay
   queued ahead of the first live seconds). Goal: at most ``fsync_interval``
   plus one fsync (``goal_ms``).
 - ``fsyncs``, ``frames``, ``queue_peak_kib``: what the writer did.
+
+Each delay also runs as ``..._io_on_loop_baseline``: the same daemon with every
+writer job run on the loop at once, as before the writer thread, for comparison.
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ def _conf(data: Path) -> dict[str, dict[str, Any]]:
     return conf
 
 
-def measure(delay_s: float, tmp: Path) -> dict[str, Any]:
-    """One recording on the device clock with fsync slowed to ``delay_s``."""
+def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, Any]:
+    """One recording on the device clock with fsync slowed to ``delay_s``. With ``on_loop``
+    every writer job runs on the loop at once instead (the baseline: I/O on the loop)."""
     from drivers.clock import SystemClock
     from evidence import keys
     from evidence.auditlog import AuditLog
@@ -87,6 +91,15 @@ def measure(delay_s: float, tmp: Path) -> dict[str, Any]:
     audit = AuditLog(data / "audit.log", identity.signing_key, clock=clock)
     try:
         daemon = Daemon(conf, clock, store=EvidenceStore(data, identity), audit=audit)
+        if on_loop:
+            def inline(job: Any, *args: Any, on_done: Any = None, nbytes: int = 0,
+                       report_none: bool = True) -> bool:
+                result = job(*args)
+                if on_done is not None and (report_none or result is not None):
+                    on_done(result)
+                return True
+
+            daemon.worker.submit = inline  # type: ignore[method-assign]
         real_on_packet = daemon.on_packet
 
         def on_packet(pkt: Any) -> None:
@@ -155,9 +168,11 @@ def run() -> dict[str, Any]:
     """Both fsync delays, as one JSON-able dict."""
     out: dict[str, Any] = {}
     for delay in FSYNC_DELAYS_S:
-        with tempfile.TemporaryDirectory() as tmp:
-            started = time.perf_counter()
-            figures = measure(delay, Path(tmp))
-            figures["seconds"] = round(time.perf_counter() - started, 1)
-            out[f"fsync_{round(delay * 1000)}ms"] = figures
+        for on_loop in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                started = time.perf_counter()
+                figures = measure(delay, Path(tmp), on_loop=on_loop)
+                figures["seconds"] = round(time.perf_counter() - started, 1)
+                where = "_io_on_loop_baseline" if on_loop else ""
+                out[f"fsync_{round(delay * 1000)}ms{where}"] = figures
     return out

@@ -75,7 +75,10 @@ def face(size: int) -> Face:
     path = _system_font_path()
     if path is not None:
         return Face(ImageFont.truetype(path, size), 0)
-    return Face(ImageFont.load_default(size=size), max(1, size // 18))
+    # With a size, Pillow (>= 10.1) loads its bundled FreeType face; its stubs still
+    # say it may be the old bitmap font.
+    return Face(ImageFont.load_default(size=size),  # pyright: ignore[reportArgumentType]
+                max(1, size // 18))
 
 
 @lru_cache(maxsize=64)
@@ -92,7 +95,9 @@ def face_for_cap(cap_px: int) -> Face:
 def _has_glyph(font: ImageFont.FreeTypeFont, ch: str) -> bool:
     missing = font.getmask("\uffff")
     mask = font.getmask(ch)
-    return not (mask.size == missing.size and bytes(mask) == bytes(missing))
+    # Pillow's stubs do not say that a mask supports the buffer protocol; it does.
+    return not (mask.size == missing.size
+                and bytes(mask) == bytes(missing))  # pyright: ignore[reportArgumentType]
 
 
 def displayable(f: Face, s: str) -> str:

@@ -75,10 +75,16 @@ def key_missing(d: ImageDraw.ImageDraw, box: Box, colour: Colour, bg: Colour) ->
 
 IconFn = Callable[[ImageDraw.ImageDraw, Box, Colour, Colour], None]
 
+def _failed_card(d: ImageDraw.ImageDraw, b: Box, c: Colour, bg: Colour) -> None:
+    """An empty card, struck through."""
+    sd_card(d, b, c, bg, 0.0)
+    _slash(d, b, c, bg)
+
+
 ALERT_ICONS: dict[str, IconFn] = {
     "storage_low": lambda d, b, c, bg: sd_card(d, b, c, bg, 0.75),
     "storage_full": lambda d, b, c, bg: sd_card(d, b, c, bg, 1.0),
-    "storage_error": lambda d, b, c, bg: (sd_card(d, b, c, bg, 0.0), _slash(d, b, c, bg)),
+    "storage_error": lambda d, b, c, bg: _failed_card(d, b, c, bg),
     "camera_fault": camera_fault,
     "clock_unsynced": clock,
     "key_missing": key_missing,

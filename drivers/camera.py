@@ -17,7 +17,7 @@ from .clock import Clock
 
 
 def _output_class() -> type:
-    from picamera2.outputs import Output  # device library or the simulation's
+    from picamera2.outputs import Output  # pyright: ignore[reportMissingImports] (device library or the simulation's)
 
     class PacketOutput(Output):
         """Forwards encoded frames as Packets to a callback on the clock's loop."""
@@ -56,8 +56,8 @@ class Camera:
         gop_seconds: float,
         lores: tuple[int, int],
     ) -> None:
-        from picamera2 import Picamera2
-        from picamera2.encoders import H264Encoder
+        from picamera2 import Picamera2  # pyright: ignore[reportMissingImports] (on the device)
+        from picamera2.encoders import H264Encoder  # pyright: ignore[reportMissingImports]
 
         self.size = (width, height)
         self.fps = fps

@@ -32,8 +32,8 @@ class CueLines:
         self._gpio = GPIO
         self._pins: dict[str, int] = {}
         self._on: dict[str, bool] = {}
-        self._on_level = GPIO.HIGH if active_high else GPIO.LOW
-        self._off_level = GPIO.LOW if active_high else GPIO.HIGH
+        self._on_level = bool(active_high)  # True is GPIO.HIGH
+        self._off_level = not active_high
         self._closed = False
         GPIO.setwarnings(False)
         if GPIO.getmode() is None:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from evidence.fsutil import write_all
 from evidence.primitives import audit_message, key_id
+from evidence.timefmt import iso_utc_us, us_of
 
 GENESIS = "0" * 64
 RESERVED = frozenset({"seq", "utc", "mono_us", "event", "prev", "hash"})
@@ -41,11 +42,7 @@ MAX_LINE = 1 << 20
 
 
 def _iso(utc: float) -> str:
-    secs = int(utc // 1)
-    us = int(round((utc - secs) * 1_000_000))
-    if us == 1_000_000:
-        secs, us = secs + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us:06d}Z"
+    return iso_utc_us(us_of(utc))
 
 
 def _encode(doc: dict[str, Any]) -> bytes:

@@ -19,7 +19,7 @@ DEVICE_PUB_FORMAT = "bodycam-device-pub/1"
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def check_device_id(device_id: str) -> str:
+def check_device_id(device_id: object) -> str:
     """Return ``device_id`` if it is usable, else raise :class:`KeyFileError`."""
     if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
         raise KeyFileError(

@@ -21,7 +21,8 @@ log = logging.getLogger("bodycam")
 class AuditLogLike(Protocol):
     """What is queued: ``evidence.auditlog.AuditLog``."""
 
-    signer: object | None
+    @property
+    def signer(self) -> object | None: ...
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]: ...
 

@@ -93,6 +93,7 @@ def check_camera_and_button(conf: dict[str, dict[str, Any]], clock: Any,
             _cleanup_pins([pin])
     if btn_check is None:
         btn_check = _judge_button(wiring, idle_pressed, changes, simulated=world is not None)
+    assert cam_check is not None  # every path above judged the camera
     return [cam_check, btn_check]
 
 

@@ -157,7 +157,10 @@ class LifeCycle(ABC):
             if part is None:
                 continue
             try:  # one part failing to close must not keep the others (or the log) open
-                part.stop() if part is self.display else part.close()
+                if isinstance(part, FrontDisplay):
+                    part.stop()
+                else:
+                    part.close()
             except Exception as e:  # whatever the hardware library raises
                 log.error("closing %s failed: %s", type(part).__name__, e)
         self.buffer.clear()

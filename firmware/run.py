@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         sim_panel = _attach_sim_panel(conf, world) if world is not None and args.display_out else None
         store, audit, problem = _open_evidence(conf, clock)
         stack.callback(audit.close)
-        if sim_panel is not None:
+        if sim_panel is not None and args.display_out is not None:
             stack.callback(_save_panel, sim_panel, args.display_out)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
         _run_daemon(daemon, clock, world, scenario, duration, args)

@@ -20,8 +20,6 @@ never the monotonic timeline the recording's timestamps are built on.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
 import threading
@@ -29,6 +27,8 @@ import time as _time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from timers import CLOCK_SOURCES, Timer, TimerQueue
 
 log = logging.getLogger(__name__)
 
@@ -38,29 +38,8 @@ DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
 #: Where virtual monotonic time starts: positive, like a device that booted a while ago.
 MONOTONIC_START = 1000.0
 
-#: The clock sources the firmware knows (``drivers.clock.CLOCK_SOURCES``), most trusted first.
-CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
 
-
-class Timer:
-    """A scheduled callback; :meth:`cancel` keeps it from running."""
-
-    __slots__ = ("when", "fn", "args", "cancelled")
-
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
-        self.when = when
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        """Do not run this callback (a no-op once it has run)."""
-        self.cancelled = True
-
-    def __repr__(self) -> str:
-        name = getattr(self.fn, "__qualname__", repr(self.fn))
-        state = " cancelled" if self.cancelled else ""
-        return f"<Timer {name} at {self.when:.6f}{state}>"
+__all__ = ["CLOCK_SOURCES", "DEFAULT_START_UTC", "MONOTONIC_START", "Timer", "VirtualClock"]
 
 
 class VirtualClock:
@@ -83,8 +62,7 @@ class VirtualClock:
         self._mono = MONOTONIC_START
         self._wall_offset = start_utc - MONOTONIC_START
         self._source = source
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._seq = itertools.count()
+        self._timers = TimerQueue()
         self._cond = threading.Condition(threading.Lock())
         self._stopped = False
         # Real-time anchor (virtual, real) while a non-fast run() is in progress.
@@ -134,7 +112,7 @@ class VirtualClock:
         """Run ``fn(*args)`` on the loop when monotonic time reaches ``when``."""
         timer = Timer(float(when), fn, args)
         with self._cond:
-            heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
+            self._timers.push(timer)
             self._cond.notify()
         return timer
 
@@ -149,7 +127,7 @@ class VirtualClock:
     def pending(self) -> int:
         """How many live (not cancelled) callbacks are waiting; for tests and diagnostics."""
         with self._cond:
-            return sum(1 for _, _, t in self._heap if not t.cancelled)
+            return self._timers.live()
 
     # -- the loop -----------------------------------------------------------
 
@@ -199,12 +177,10 @@ class VirtualClock:
             while True:
                 if self._stopped:
                     return None
-                while self._heap and self._heap[0][2].cancelled:
-                    heapq.heappop(self._heap)
-                nxt = self._heap[0][0] if self._heap else None
+                nxt = self._timers.next_when()
                 now = self.monotonic()
                 if nxt is not None and nxt <= now and (until is None or nxt <= until):
-                    return heapq.heappop(self._heap)[2]
+                    return self._timers.pop()
                 if until is not None and now >= until:
                     return None
                 if self.fast:
@@ -216,7 +192,7 @@ class VirtualClock:
                         self._mono = until
                         return None
                     self._mono = nxt
-                    return heapq.heappop(self._heap)[2]
+                    return self._timers.pop()
                 deadline = min(x for x in (nxt, until, math.inf) if x is not None)
                 self._cond.wait(None if deadline == math.inf else deadline - now)
 

@@ -303,7 +303,7 @@ def input(channel: int) -> int:  # RPi.GPIO's name
 def output(channel: int | Iterable[int], value: int | Iterable[int]) -> None:
     """Write one value to one or more channels, or one value per channel."""
     chans = _channels(channel)
-    values = list(value) if isinstance(value, list | tuple) else [value] * len(chans)
+    values: list[Any] = list(value) if isinstance(value, list | tuple) else [value] * len(chans)
     if len(values) != len(chans):
         raise RuntimeError("Number of channels != number of values")
     bank = _bank()
@@ -474,5 +474,5 @@ def module() -> types.ModuleType:
     mod = types.ModuleType("RPi.GPIO", "Simulated RPi.GPIO (hw_sim.fake_gpio)")
     for name in PUBLIC:
         setattr(mod, name, globals()[name])
-    mod.RPI_INFO = dict(RPI_INFO)
+    setattr(mod, "RPI_INFO", dict(RPI_INFO))  # noqa: B010 (a module attribute set by name)
     return mod

@@ -10,7 +10,6 @@ verification result and the MP4's SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from evidence.errors import (
     OutputExistsError,
     WrongKeyError,
 )
+from evidence.fsutil import sha256_file
 from evidence.keys import load_custodian_private
 from evidence.primitives import (
     chunk_aad,
@@ -40,8 +40,9 @@ from evidence.primitives import (
     x25519_raw,
 )
 from evidence.reader import TRUNCATED, SegmentScan
+from evidence.timefmt import iso_or_none
 from office.remux import RemuxError, remux_to_mp4
-from office.verify import RecordingResult, VerifyReport, _iso, verify_tree
+from office.verify import RecordingResult, VerifyReport, verify_tree
 
 EXPORTED = "exported"
 REFUSED = "refused"
@@ -164,10 +165,10 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "tool": "bodycam export", "format_version": 1,
         "device_id": c.device_id, "recording_id": c.recording_id,
         "recording_seq": c.recording_seq,
-        "utc_start": _iso(info.get("utc_start_us")), "utc_start_us": info.get("utc_start_us"),
+        "utc_start": iso_or_none(info.get("utc_start_us")), "utc_start_us": info.get("utc_start_us"),
         "clock_source": info.get("clock_source"),
         "first_pts_us": t0,
-        "bookmarks": [dict(b, utc=_iso(b["utc_us"]), offset_s=at(b["pts_us"]))
+        "bookmarks": [dict(b, utc=iso_or_none(b["utc_us"]), offset_s=at(b["pts_us"]))
                       for b in info.get("bookmarks", [])],
         "gaps": [dict(g, start_offset_s=at(g["start_pts_us"]), end_offset_s=at(g["end_pts_us"]))
                  for g in info.get("gaps", [])],
@@ -178,14 +179,6 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "segments": [{"file": s.path.name, "sha256": s.sha256.hex(), "chunks": len(s.chunks)}
                      for s in (c.usable if forced else c.segments) if s.chunks],
     }
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: str,
@@ -207,8 +200,9 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
         return item
     foreign = [s for s in segs if s.header and s.header["custodian_key_id"] != my_kid]
     if foreign:
+        theirs = (foreign[0].header or {})["custodian_key_id"]
         item.message = (f"{foreign[0].path.name} is sealed to another custodian key "
-                        f"({foreign[0].header['custodian_key_id'][:16]}…), not this one "
+                        f"({theirs[:16]}…), not this one "
                         f"({my_kid[:16]}…)")
         return item
     stem = f"{c.device_id}_{c.recording_id}"
@@ -236,7 +230,7 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
             res = remux_to_mp4(ts_files, tmp_mp4)
         except RemuxError as exc:
             raise _Fail(f"decrypted video could not be remuxed: {exc}") from None
-        digest = _sha256_file(tmp_mp4)
+        digest = sha256_file(tmp_mp4)[0].hex()
         os.replace(tmp_mp4, mp4)
         doc = _sidecar(result, mp4, digest, res.frames, res.duration_s, res.fps, item.forced)
         side.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

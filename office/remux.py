@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.error import FFmpegError
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def remux_to_mp4(ts_paths: list[Path], out_path: Path) -> RemuxResult:
     """Copy the first video stream of each TS file, in order, into ``out_path`` (MP4)."""
     try:
         return _remux(ts_paths, out_path)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
+    except (FFmpegError, ValueError, OSError) as exc:
         raise RemuxError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) \
             from None
 
@@ -57,6 +58,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                 if ostream is None:
                     ostream = out.add_stream_from_template(vs)
                     rate = vs.average_rate or vs.guessed_rate or Fraction(30)
+                    assert vs.time_base is not None  # a demuxed video stream has one
                     frame_dur = max(1, round(1 / (rate * vs.time_base)))
                     ostream.time_base = vs.time_base
                 pending = None
@@ -66,6 +68,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                         continue
                     dts = pkt.dts if pkt.dts is not None else pkt.pts
                     pts = pkt.pts if pkt.pts is not None else dts
+                    assert dts is not None and pts is not None  # one of them is set (above)
                     if offset is None:
                         offset = dts
                     if first:
@@ -76,6 +79,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                     pkt.dts = dts - offset + shift
                     pkt.pts = pts - offset + shift
                     if pending is not None:
+                        assert pending.dts is not None
                         if not pending.duration:
                             pending.duration = max(1, pkt.dts - pending.dts)
                         out.mux(pending)
@@ -86,6 +90,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                 if pending is not None:
                     if not pending.duration:
                         pending.duration = frame_dur
+                    assert pending.pts is not None
                     end = max(end, pending.pts + pending.duration)
                     out.mux(pending)
                     frames += 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,20 +40,13 @@ from evidence.layout import AUDIT_LOG, DEVICE_PUB, SEGMENT_GLOB
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
 from evidence.reader import TRUNCATED, raw_public
+from evidence.timefmt import iso_or_none
 
 PINNED = "pinned (--device-pub)"
 TREE_PUB = "device.pub found in the tree: identity NOT independently pinned"
 EMBEDDED = "key named inside the files: identity NOT established"
 
 
-def _iso(utc_us: int | None) -> str | None:
-    if utc_us is None:
-        return None
-    secs, us = divmod(utc_us, 1_000_000)
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us:06d}Z"
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 @dataclass
@@ -79,7 +71,7 @@ class RecordingResult:
             "recording_seq": c.recording_seq,
             "status": c.status,
             "key": c.key_source,
-            "utc_start": _iso(info.get("utc_start_us")),
+            "utc_start": iso_or_none(info.get("utc_start_us")),
             "clock_source": info.get("clock_source"),
             "manifest": c.manifest is not None and c.manifest.doc is not None,
             "recovered": bool(info.get("recovered", False)),

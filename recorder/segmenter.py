@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from .packet import VIDEO, Packet
 from .tsmux import TsMuxer
@@ -35,15 +35,19 @@ class SegmentSink(Protocol):
     def sync(self) -> None: ...
 
 
-class RecordingHandle(Protocol):
-    """One recording in the evidence store (``recorder.store.Recording``)."""
+S = TypeVar("S", bound=SegmentSink)
+
+
+class RecordingHandle(Protocol[S]):
+    """One recording in the evidence store (``recorder.store.Recording``), whose
+    segments are of type ``S``."""
 
     @property
     def id(self) -> str: ...
 
-    def open_segment(self) -> SegmentSink: ...
+    def open_segment(self) -> S: ...
 
-    def close_segment(self, seg: SegmentSink) -> None: ...
+    def close_segment(self, seg: S) -> None: ...
 
     def add_bookmark(self, pts_us: int, utc: float, label: str = "") -> None: ...
 
@@ -67,7 +71,7 @@ class RecordingStats:
     segment_files: list[str] = field(default_factory=list)
 
 
-class RecordingWriter:
+class RecordingWriter(Generic[S]):
     """Writes one recording through an evidence-store recording handle.
 
     ``recording`` is what ``EvidenceStore.begin_recording`` returns; this class
@@ -76,7 +80,7 @@ class RecordingWriter:
 
     def __init__(
         self,
-        recording: RecordingHandle,
+        recording: RecordingHandle[S],
         *,
         width: int,
         height: int,
@@ -95,7 +99,7 @@ class RecordingWriter:
         self._gap_us = round(gap_seconds * 1e6)
         self._chunk_max = chunk_max_bytes
         self._origin_us: int | None = None
-        self._seg: SegmentSink | None = None
+        self._seg: S | None = None
         self._mux: TsMuxer | None = None
         self._seg_start_us = 0
         self._pending: list[bytes] = []

@@ -30,6 +30,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.codec.context import Flags as CodecFlags
 
 from hw_sim.fake_picamera2.outputs import Output
 
@@ -284,7 +285,7 @@ class H264Encoder(Encoder):
         elif self.bitrate:
             cc.bit_rate = int(self.bitrate)
         if not self.repeat:
-            cc.flags |= av.codec.context.Flags.global_header
+            cc.flags |= CodecFlags.global_header
         options = {
             "preset": "ultrafast",
             "tune": "zerolatency",

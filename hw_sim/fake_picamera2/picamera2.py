@@ -242,6 +242,8 @@ class Picamera2:
         if self.camera_config is None:
             raise RuntimeError("Camera has not been configured")
         name = name or self.encode_stream_name
+        if name is None:
+            raise RuntimeError("no encode stream named")
         stream = self.camera_config.get(name)
         if stream is None:
             raise RuntimeError(f"Encode stream {name} was not defined")
