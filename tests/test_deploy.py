@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from evidence import keys
+from tests.tools import require
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy.sh"
@@ -514,7 +515,6 @@ def test_boot_config_edits(tmp_path, before, key, value, after) -> None:
 
 
 def test_shellcheck_clean() -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    result = subprocess.run(["shellcheck", str(DEPLOY)], capture_output=True, text=True, check=False)
+    shellcheck = require("shellcheck", "shellcheck")
+    result = subprocess.run([shellcheck, str(DEPLOY)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
