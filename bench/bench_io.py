@@ -15,6 +15,9 @@ does; the daemon records ``RECORD_S`` seconds with a pre-roll. Figures per delay
   packets from ``SETTLE_S`` after the press on (the start's own fsyncs are
   queued ahead of the first live seconds). Goal: at most ``fsync_interval``
   plus one fsync (``goal_ms``).
+- ``machine_wakeup_late_*_ms``: how late the feeder thread woke from its
+  sleeps: the machine's own scheduling noise, which no design of the loop
+  can get under (on a shared 2-core machine it dominates the loop figures).
 - ``fsyncs``, ``frames``, ``queue_peak_kib``: what the writer did.
 
 Each delay also runs as ``..._io_on_loop_baseline``: the same daemon with every
@@ -77,6 +80,7 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
     medium.fsync_delay_s = delay_s
     handed: dict[int, float] = {}  # pts -> when the feeder handed it to the loop
     waits: list[float] = []
+    late: list[float] = []  # how late the feeder thread woke: the machine's scheduling noise
     live: list[int] = []
     syncs: list[tuple[int, float]] = []  # (durable pts, when the fsync returned)
     real_sync = segmenter.RecordingWriter._sync
@@ -113,8 +117,10 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
         def feed() -> None:
             t0 = time.monotonic()
             for n, pkt in enumerate(stream):
-                time.sleep(max(0.0, t0 + n / FPS - time.monotonic()))
+                due = t0 + n / FPS
+                time.sleep(max(0.0, due - time.monotonic()))
                 handed[pkt.pts_us] = time.monotonic()
+                late.append(handed[pkt.pts_us] - due)
                 clock.call_soon_threadsafe(on_packet, pkt)
             clock.call_soon_threadsafe(daemon.stop_recording, "bench")
             clock.call_later(2 * (1 + delay_s), daemon.shutdown)
@@ -140,6 +146,7 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
             if pts >= settled_us:
                 steady.append(latencies[-1])
     waits.sort()
+    late.sort()
     latencies.sort()
     steady.sort()
     interval = conf["recording"]["fsync_interval"]
@@ -149,6 +156,8 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
         "loop_wait_max_ms": round(max(waits) * 1000, 2),
         "loop_wait_p99_ms": round(_p99(waits) * 1000, 2),
         "loop_wait_median_ms": round(statistics.median(waits) * 1000, 3),
+        "machine_wakeup_late_max_ms": round(max(late) * 1000, 2),
+        "machine_wakeup_late_p99_ms": round(_p99(late) * 1000, 2),
         "capture_to_durable_max_ms": round(max(latencies) * 1000, 1),
         "capture_to_durable_p99_ms": round(_p99(latencies) * 1000, 1),
         "steady_capture_to_durable_max_ms": round(max(steady) * 1000, 1),
