@@ -51,6 +51,7 @@ from .gesture_map import Action, Controls, action_for
 from .gestures import Gesture, GestureRecognizer
 from .lifecycle import LifeCycle
 from .recording import Recording, Store
+from .settings import Settings
 from .states import State
 from .storage_supervisor import Limits, StorageSupervisor
 from .timebase import Timebase
@@ -78,43 +79,44 @@ class Daemon(LifeCycle):
                  on_state: Callable[[State], None] | None = None,
                  notifier: Notifier | None = None) -> None:
         self.conf = conf
+        self.settings = Settings.of(conf)
         self.clock = clock
         self.store = store
-        pre = conf["prerecord"]
-        self.worker = IoWorker(clock.call_soon_threadsafe, max_bytes=pre["max_mib"] << 20)
+        pre = self.settings.prerecord
+        self.worker = IoWorker(clock.call_soon_threadsafe, max_bytes=pre.max_mib << 20)
         clock.track_worker(self.worker.wait_idle)
         self.audit = QueuedAudit(self.worker, audit)
         self.key_problem = key_problem if store is None else None
         self.on_state = on_state
         self.state = State.STANDBY
         self._reported = self.state.public
-        self.prerecord_mode: str = pre["mode"]
+        self.prerecord_mode: str = pre.mode
         self.armed = self.prerecord_mode == "on"
-        self.buffer = PreRecordBuffer(seconds=pre["seconds"], max_bytes=pre["max_mib"] << 20,
+        self.buffer = PreRecordBuffer(seconds=pre.seconds, max_bytes=pre.max_mib << 20,
                                       on_shortfall=self._buffer_shortfall)
         self.recording: Recording | None = None
         self.camera: Camera | None = None
         self.button: Button | None = None
-        btn = conf["button"]
-        self.controls = Controls(self.prerecord_mode, conf["gestures"]["start"],
-                                 conf["gestures"]["bookmark"], bool(btn["stealth_hold_seconds"]))
+        btn, gest = self.settings.button, self.settings.gestures
+        self.controls = Controls(self.prerecord_mode, gest.start, gest.bookmark,
+                                 bool(btn.stealth_hold_seconds))
         self.gestures = GestureRecognizer(
-            clock, self._gesture, hold_seconds=btn["hold_seconds"],
-            double_press_seconds=btn["double_press_seconds"],
-            long_hold_seconds=btn["stealth_hold_seconds"] or None)
+            clock, self._gesture, hold_seconds=btn.hold_seconds,
+            double_press_seconds=btn.double_press_seconds,
+            long_hold_seconds=btn.stealth_hold_seconds or None)
         self.cues: Cues | None = None
         self.display: FrontDisplay | None = None
         self.stealth = False
         self.timebase = Timebase(clock)
         self.timebase.on_step(self._clock_stepped)
         self.alerts: frozenset[Alert] = frozenset()
-        st = conf["storage"]
+        st = self.settings.storage
         self.storage = StorageSupervisor(
-            clock, Storage(Path(st["data_dir"]), st["reserve_mib"] << 20),
-            Limits(st["min_free_mib"] << 20, st["reserve_mib"] << 20, st["nearly_full_percent"]),
+            clock, Storage(Path(st.data_dir), st.reserve_mib << 20),
+            Limits(st.min_free_mib << 20, st.reserve_mib << 20, st.nearly_full_percent),
             run_io=self._run_io, on_alert=self._alert, on_back=self._storage_back,
             audit=self._audit)
-        self.watch = CameraWatch(clock, conf["camera"]["stall_seconds"], on_stall=self._stalled,
+        self.watch = CameraWatch(clock, self.settings.camera.stall_seconds, on_stall=self._stalled,
                                  audit=self._audit, on_alert=self._alert)
         self._recording_since: float | None = None
         self.snapshot = DisplaySnapshot(DisplayState())
@@ -204,7 +206,7 @@ class Daemon(LifeCycle):
         first_us = preroll[0].pts_us if preroll else trigger_us
         utc_start = (self.timebase.utc_of_sensor_us(first_us) if first_us is not None
                      else self.clock.time())
-        self.recording = Recording(self.conf, self.store, self.storage.storage, self.worker,
+        self.recording = Recording(self.settings, self.store, self.storage.storage, self.worker,
                                    on_fault=self._recording_fault, audit=self._audit)
         self._recording_since = self.clock.monotonic()
         self._set_state(State.STARTING, "start gesture", report=False)

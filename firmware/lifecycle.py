@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from typing import Any
 
 from display import Alert, DisplayState
@@ -27,6 +28,7 @@ from .camera_watch import CameraWatch
 from .cues import Cues
 from .front_display import FrontDisplay
 from .recording import Recording
+from .settings import Settings
 from .storage_supervisor import StorageSupervisor
 from .timebase import Timebase
 from .watchdog import Notifier
@@ -41,6 +43,7 @@ class LifeCycle(ABC):
     """Start, tick, reload and shutdown of the daemon (see the module docstring)."""
 
     conf: Conf
+    settings: Settings
     clock: Clock
     worker: IoWorker
     audit: QueuedAudit
@@ -132,6 +135,8 @@ class LifeCycle(ABC):
         changed = {f"{sec}.{key}": value for sec, keys in conf.items() for key, value in keys.items()
                    if self.conf[sec][key] != value}
         self.conf["prerecord"]["seconds"] = seconds
+        self.settings = replace(self.settings,
+                                prerecord=replace(self.settings.prerecord, seconds=seconds))
         self.buffer.seconds = seconds
         later = sorted(k for k in changed if k != "prerecord.seconds")
         log.info("configuration reloaded: pre-record %g s%s", seconds,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from drivers.storage import Storage
@@ -24,6 +24,8 @@ from recorder.io_worker import IoWorker
 from recorder.packet import Packet
 from recorder.segmenter import RecordingHandle, RecordingStats, RecordingWriter
 from recorder.session import Begun, Closed, Fault, RecordingSession
+
+from .settings import Settings
 
 log = logging.getLogger("bodycam")
 
@@ -41,11 +43,10 @@ class Store(Protocol):
 class Recording:
     """One recording, seen from the loop (see the module docstring)."""
 
-    def __init__(self, conf: Mapping[str, Mapping[str, Any]], store: Store, storage: Storage,
-                 worker: IoWorker, *,
+    def __init__(self, settings: Settings, store: Store, storage: Storage, worker: IoWorker, *,
                  on_fault: Callable[[Recording, OSError, bool, int], None],
                  audit: Callable[..., None]) -> None:
-        cam, rc = conf["camera"], conf["recording"]
+        cam, rc = settings.camera, settings.recording
         self._store = store
         self._worker = worker
         self._on_fault = on_fault
@@ -53,13 +54,13 @@ class Recording:
         self._begin_args: dict[str, Any] = {}
         self.session = RecordingSession(
             self._begin_in_store,
-            functools.partial(RecordingWriter, width=cam["width"], height=cam["height"],
-                              fps=cam["fps"], segment_seconds=rc["segment_seconds"],
-                              fsync_interval=rc["fsync_interval"],
-                              chunk_max_bytes=rc["chunk_max_kib"] * 1024,
-                              gap_seconds=cam["stall_seconds"]),
+            functools.partial(RecordingWriter, width=cam.width, height=cam.height, fps=cam.fps,
+                              segment_seconds=rc.segment_seconds,
+                              fsync_interval=rc.fsync_interval,
+                              chunk_max_bytes=rc.chunk_max_kib * 1024,
+                              gap_seconds=cam.stall_seconds),
             release_room=storage.release_reserve, free_bytes=storage.free_bytes,
-            held_max_bytes=conf["prerecord"]["max_mib"] << 20)
+            held_max_bytes=settings.prerecord.max_mib << 20)
         self.recording_id: str | None = None
         #: Whether the loop has reported this recording as begun (its id in the audit log).
         self.announced = False
