@@ -2,7 +2,7 @@
 
 Two layers:
 
-* :class:`PinBank` (``world.gpio``) is the electrical model, numbered BCM: input
+* :class:`hw_sim.pins.PinBank` (``world.gpio``) is the electrical model, numbered BCM: input
   levels the simulation drives (:meth:`PinBank.drive`), pulls, output levels with
   a virtual-time history, PWM settings. Level changes reach edge listeners
   synchronously on the clock thread.
@@ -26,193 +26,36 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from hw_sim.clock import VirtualClock
-
-# RPi.GPIO 0.7's constant values (the C module's, offsets included).
-HIGH = 1
-LOW = 0
-OUT = 0
-IN = 1
-HARD_PWM = 43
-SERIAL = 40
-I2C = 42
-SPI = 41
-UNKNOWN = -1
-BOARD = 10
-BCM = 11
-PUD_OFF = 20
-PUD_DOWN = 21
-PUD_UP = 22
-RISING = 31
-FALLING = 32
-BOTH = 33
-
-VERSION = "0.7.1"
-RPI_REVISION = 3
-RPI_INFO = {
-    "P1_REVISION": 3,
-    "REVISION": "c03114",
-    "TYPE": "Pi 4 Model B",
-    "MANUFACTURER": "Sony UK",
-    "PROCESSOR": "BCM2711",
-    "RAM": "4G",
-}
-
-#: Physical header pin (BOARD numbering) -> BCM GPIO number, 40-pin header.
-BOARD_TO_BCM = {
-    3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 23,
-    18: 24, 19: 10, 21: 9, 22: 25, 23: 11, 24: 8, 26: 7, 27: 0, 28: 1, 29: 5,
-    31: 6, 32: 12, 33: 13, 35: 19, 36: 16, 37: 26, 38: 20, 40: 21,
-}
-BCM_PINS = range(28)
-
-EdgeListener = Callable[[int, int, float], Any]
-
-
-class PinBank:
-    """The simulated pins (BCM numbers); ``world.gpio``.
-
-    ``history`` lists output *changes* as ``(t_monotonic, pin, level)``, the
-    initial level set by ``setup(OUT)`` included, so a test can assert an exact
-    LED or buzzer pattern. ``pwm_history`` lists ``(t, pin, frequency, duty)``
-    with duty None when the PWM stops.
-    """
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self.history: list[tuple[float, int, int]] = []
-        self.pwm_history: list[tuple[float, int, float, float | None]] = []
-        self._driven: dict[int, int] = {}
-        self._pull: dict[int, int] = {}
-        self._outputs: dict[int, int] = {}
-        self._is_output: set[int] = set()
-        self._listeners: dict[int, list[EdgeListener]] = {}
-        #: RPi.GPIO's per-process state (mode, channels, edge detection), per world.
-        self.lib = _LibState()
-
-    # -- what the simulation does to the pins -------------------------------
-
-    def drive(self, pin: int, level: int, at: float | None = None) -> None:
-        """An external circuit drives ``pin`` to ``level`` (now, or at monotonic ``at``)."""
-        level = _level(level)
-        if at is not None:
-            self.clock.call_at(at, self.drive, pin, level)
-            return
-        self._change(pin, lambda: self._driven.__setitem__(pin, level))
-
-    def release(self, pin: int, at: float | None = None) -> None:
-        """Stop driving ``pin``: its pull decides the level again."""
-        if at is not None:
-            self.clock.call_at(at, self.release, pin)
-            return
-        self._change(pin, lambda: self._driven.pop(pin, None))
-
-    def level(self, pin: int) -> int:
-        """The electrical level: output level, else the driven level, else the pull."""
-        if pin in self._is_output:
-            return self._outputs.get(pin, LOW)
-        if pin in self._driven:
-            return self._driven[pin]
-        return HIGH if self._pull.get(pin) == PUD_UP else LOW
-
-    def output_level(self, pin: int) -> int | None:
-        """The last level written to an output pin (None if never an output)."""
-        return self._outputs.get(pin)
-
-    def outputs(self, pin: int) -> list[tuple[float, int]]:
-        """``(t, level)`` changes of one output pin, from :attr:`history`."""
-        return [(t, lv) for t, p, lv in self.history if p == pin]
-
-    def add_edge_listener(self, pin: int, fn: EdgeListener) -> None:
-        """Call ``fn(pin, new_level, t)`` on every level change of ``pin``."""
-        self._listeners.setdefault(pin, []).append(fn)
-
-    def remove_edge_listener(self, pin: int, fn: EdgeListener) -> None:
-        """Undo :meth:`add_edge_listener` (no error if absent)."""
-        fns = self._listeners.get(pin, [])
-        if fn in fns:
-            fns.remove(fn)
-
-    # -- what the library does to the pins ----------------------------------
-
-    def configure_input(self, pin: int, pull: int) -> None:
-        """Make ``pin`` an input with pull ``PUD_*`` (changes the level if floating)."""
-
-        def apply() -> None:
-            self._is_output.discard(pin)
-            self._pull[pin] = pull
-
-        self._change(pin, apply)
-
-    def configure_output(self, pin: int, level: int) -> None:
-        """Make ``pin`` an output at ``level`` (recorded in history)."""
-        self._is_output.add(pin)
-        self._pull.pop(pin, None)
-        self._outputs.pop(pin, None)
-        self.set_output(pin, level)
-
-    def set_output(self, pin: int, level: int) -> None:
-        """Write an output level; a change is appended to :attr:`history`."""
-        level = _level(level)
-        if self._outputs.get(pin) != level:
-            self._outputs[pin] = level
-            self.history.append((self.clock.monotonic(), pin, level))
-
-    def record_pwm(self, pin: int, frequency: float, duty: float | None) -> None:
-        """Note a PWM change on ``pin``."""
-        self.pwm_history.append((self.clock.monotonic(), pin, frequency, duty))
-
-    def _change(self, pin: int, mutate: Callable[[], Any]) -> None:
-        before = self.level(pin)
-        mutate()
-        after = self.level(pin)
-        if after != before:
-            t = self.clock.monotonic()
-            for fn in list(self._listeners.get(pin, ())):
-                fn(pin, after, t)
-
-
-def _level(value: Any) -> int:
-    """0 or 1 from an int or bool (any non-zero int is HIGH, as in RPi.GPIO)."""
-    try:
-        return 1 if int(value) else 0
-    except (TypeError, ValueError):
-        raise ValueError("Value must be an integer/boolean or a list/tuple of integers/booleans") from None
-
-
-# -- RPi.GPIO's per-process state ---------------------------------------------
-
-
-@dataclass
-class _Detect:
-    channel: int  # as the user named it (BOARD or BCM), passed to callbacks
-    edge: int
-    bouncetime: float  # seconds; 0 = none
-    callbacks: list[Callable[[int], Any]] = field(default_factory=list)
-    lastcall: float | None = None
-    occurred: bool = False
-    listener: EdgeListener | None = None
-
-
-@dataclass
-class _LibState:
-    mode: int | None = None
-    warnings: bool = True
-    directions: dict[int, int] = field(default_factory=dict)
-    detects: dict[int, _Detect] = field(default_factory=dict)
-    pwms: dict[int, PWM] = field(default_factory=dict)
+from hw_sim import gpio_constants
+from hw_sim.gpio_constants import (
+    BCM,
+    BCM_PINS,
+    BOARD,
+    BOARD_TO_BCM,
+    BOTH,
+    FALLING,
+    HIGH,
+    IN,
+    LOW,
+    OUT,
+    PUD_DOWN,
+    PUD_OFF,
+    PUD_UP,
+    RISING,
+    RPI_INFO,
+    UNKNOWN,
+)
+from hw_sim.pins import Detect, LibState, PinBank, to_level
+from hw_sim.registry import current
 
 
 def _bank() -> PinBank:
-    from hw_sim.world import current  # late: world imports this module
-
     return current().gpio
 
 
-def _state() -> _LibState:
+def _state() -> LibState:
     return _bank().lib
 
 
@@ -283,7 +126,7 @@ def setup(
         if direction == IN:
             bank.configure_input(pin, pull_up_down)
         else:
-            bank.configure_output(pin, LOW if initial == -1 else _level(initial))
+            bank.configure_output(pin, LOW if initial == -1 else to_level(initial))
         bank.lib.directions[pin] = direction
 
 
@@ -332,7 +175,7 @@ def add_event_detect(
         raise ValueError("Bouncetime must be greater than 0")
     if pin in lib.detects:
         raise RuntimeError("Conflicting edge detection already enabled for this GPIO channel")
-    det = _Detect(channel, edge, (bouncetime or 0) / 1000.0)
+    det = Detect(channel, edge, (bouncetime or 0) / 1000.0)
     if callback is not None:
         _check_callable(callback)
         det.callbacks.append(callback)
@@ -473,6 +316,7 @@ def module() -> types.ModuleType:
     """A fresh ``RPi.GPIO`` module object carrying only the library's public names."""
     mod = types.ModuleType("RPi.GPIO", "Simulated RPi.GPIO (hw_sim.fake_gpio)")
     for name in PUBLIC:
-        setattr(mod, name, globals()[name])
+        value = globals()[name] if name in globals() else getattr(gpio_constants, name)
+        setattr(mod, name, value)
     setattr(mod, "RPI_INFO", dict(RPI_INFO))  # noqa: B010 (a module attribute set by name)
     return mod

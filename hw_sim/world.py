@@ -21,7 +21,9 @@ from functools import partial
 from typing import Any
 
 from hw_sim.clock import VirtualClock
-from hw_sim.fake_gpio import PinBank
+from hw_sim.pins import PinBank
+from hw_sim.registry import current as current  # re-exported: the fakes used to find it here
+from hw_sim.registry import set_current as set_current
 
 _log = logging.getLogger(__name__)
 
@@ -245,22 +247,3 @@ class World:
 
 def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-_current: World | None = None
-
-
-def current() -> World:
-    """The installed world; the fake libraries call this on every use."""
-    if _current is None:
-        raise RuntimeError(
-            "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the fake picamera2 / RPi.GPIO / spidev"
-        )
-    return _current
-
-
-def set_current(world: World | None) -> None:
-    """Make ``world`` the one the fakes use (None: none)."""
-    global _current
-    _current = world
