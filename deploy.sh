@@ -31,6 +31,7 @@ ROOT=""
 HOST=""
 DRY=0
 ROLLBACK=0
+INIT_STAGING=0
 DEVICE_ID=""
 CUSTODIAN_PUB=""
 STEP="arguments"
@@ -43,6 +44,7 @@ usage() {
     cat <<'EOF'
 usage: deploy.sh [--host USER@DEVICE] [--root DIR] [--dry-run]
                  [--device-id ID --custodian-pub FILE] [--rollback]
+       deploy.sh --root DIR --init-staging
 
 Install (or update) the bodycam firmware on Raspberry Pi OS bookworm/trixie, 64-bit.
 
@@ -52,6 +54,8 @@ Install (or update) the bodycam firmware on Raspberry Pi OS bookworm/trixie, 64-
   --device-id ID       provision: create the device identity (bodycam keys device) ...
   --custodian-pub FILE ... sealed to this custodian PUBLIC key (never the private key)
   --rollback           switch back to the previous release and restart the service
+  --init-staging       with --root: create the files a staging tree needs (os-release,
+                       passwd, group, device-tree model, boot config) where missing, then stop
   -h, --help           this text
 
 See docs/DEPLOY.md.
@@ -150,6 +154,7 @@ parse_args() {
                 ;;
             --dry-run) DRY=1; shift ;;
             --rollback) ROLLBACK=1; shift ;;
+            --init-staging) INIT_STAGING=1; shift ;;
             -h | --help) usage; exit 0 ;;
             *) usage_error "unknown argument '$1'" ;;
         esac
@@ -170,8 +175,12 @@ parse_args() {
         check_custodian_pub "$CUSTODIAN_PUB"
         CUSTODIAN_PUB=$(cd "$(dirname "$CUSTODIAN_PUB")" && pwd)/$(basename "$CUSTODIAN_PUB")
     fi
+    if ((INIT_STAGING)) && [[ -z $ROOT || -n $HOST || -n $DEVICE_ID ]] || ((INIT_STAGING && (ROLLBACK || DRY))); then
+        usage_error "--init-staging goes with --root DIR alone; run it first, then deploy.sh --root DIR"
+    fi
     if [[ -n $ROOT ]]; then
-        [[ -d $ROOT ]] || usage_error "--root $ROOT: no such directory"
+        if ((INIT_STAGING)); then mkdir -p "$ROOT"; fi
+        [[ -d $ROOT ]] || usage_error "--root $ROOT: no such directory; create it, or make a staging tree with --root $ROOT --init-staging"
         ROOT=$(cd "$ROOT" && pwd)
         [[ $ROOT != / ]] || ROOT=""
     fi
@@ -254,9 +263,11 @@ preflight() {
     local model_file=$ROOT/proc/device-tree/model
     [[ -r $model_file ]] || fail "$model_file missing: cannot tell which Raspberry Pi this is"
     MODEL=$(tr -d '\0' <"$model_file")
+    # Every board gets GPIO through rpi-lgpio (/dev/gpiochip): RPi.GPIO's edge detection
+    # writes /sys/class/gpio/export, gone from kernel 6.6 and refused under the unit's
+    # ProtectKernelTunables=yes, so the button would fail on a Pi 3, 4 or Zero 2 too.
     case $MODEL in
-        "Raspberry Pi 5"* | "Raspberry Pi Compute Module 5"*) GPIO_PACKAGE=python3-rpi-lgpio ;;
-        "Raspberry Pi"*) GPIO_PACKAGE=python3-rpi.gpio ;;
+        "Raspberry Pi"*) GPIO_PACKAGE=python3-rpi-lgpio ;;
         *) fail "not a Raspberry Pi: device-tree model '$MODEL'" ;;
     esac
     ok "board: $MODEL (GPIO through $GPIO_PACKAGE)"
@@ -276,12 +287,12 @@ installed() {
 
 packages() {
     step "packages"
-    local wanted=(python3-picamera2 python3-libcamera python3-spidev "$GPIO_PACKAGE" python3-venv)
+    local wanted=(python3-picamera2 python3-libcamera python3-spidev "$GPIO_PACKAGE" python3-venv
+                  fonts-dejavu-core)  # the watermark's and the front display's faces
     local missing=() pkg other=python3-rpi.gpio
-    if [[ $GPIO_PACKAGE == python3-rpi.gpio ]]; then other=python3-rpi-lgpio; fi
-    # Both provide the RPi.GPIO module; the other one must go first.
+    # Both provide the RPi.GPIO module; the old one must go first.
     if installed "$other"; then
-        change "remove $other (this board needs $GPIO_PACKAGE)"
+        change "remove $other (bodycam needs $GPIO_PACKAGE on every board)"
         run apt-get remove -y "$other"
     fi
     for pkg in "${wanted[@]}"; do
@@ -700,8 +711,35 @@ summary() {
     fi
 }
 
+# The files deploy.sh reads from a --root tree (docs/DEPLOY.md), made where missing: a
+# Raspberry Pi 5 on Raspberry Pi OS bookworm with the groups the service user joins.
+init_staging() {
+    local file
+    stage_file() {
+        file=$ROOT/$1
+        if [[ -e $file ]]; then
+            echo "   kept: $file"
+            return
+        fi
+        mkdir -p "$(dirname "$file")"
+        printf '%b' "$2" >"$file"
+        echo "   made: $file"
+    }
+    echo "staging tree in $ROOT"
+    stage_file etc/os-release 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
+    stage_file etc/passwd 'root:x:0:0:root:/root:/bin/bash\n'
+    stage_file etc/group 'root:x:0:\nvideo:x:44:\ngpio:x:993:\nspi:x:994:\n'
+    stage_file proc/device-tree/model 'Raspberry Pi 5 Model B Rev 1.0\0'
+    stage_file boot/firmware/config.txt '# staging copy of the boot configuration\n'
+    echo "now: deploy.sh --root $ROOT [--dry-run]"
+}
+
 main() {
     parse_args "$@"
+    if ((INIT_STAGING)); then
+        init_staging
+        return
+    fi
     if [[ -n $HOST ]]; then
         remote_deploy
         return

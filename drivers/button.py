@@ -1,12 +1,18 @@
-"""The record button on a GPIO line, through the RPi.GPIO API.
+"""The record button on a GPIO line, through the RPi.GPIO API (rpi-lgpio on every board).
 
-Debouncing is done here in software, not with ``bouncetime``: RPi.GPIO's
-bouncetime drops edges for N ms after an edge, while rpi-lgpio (the Pi 5
-shim) treats it as a glitch filter, so the same number means different things
-on the two boards. Instead every edge (re)starts a settle timer on the
-daemon's clock; when the line has been quiet for ``debounce_ms`` its level is
+Debouncing is done here in software, not with ``bouncetime``: rpi-lgpio hands it
+to lgpio, which reports an edge only after the line stayed put for longer than
+the debounce and, on both edges, only a change from the last level it reported,
+stamped that much later (lg lgPthAlerts.c:283-340); RPi.GPIO 0.7 instead dropped
+edges for N ms after one. So no bouncetime is passed (``None``, lgpio's "no
+debounce"): every edge comes through, each (re)starts a settle timer on the
+daemon's clock, and when the line has been quiet for ``debounce_ms`` its level is
 read and, if it changed, reported with the time the first edge of the burst
-arrived. That works the same on both libraries.
+reached us.
+
+Edges arrive on lgpio's notification thread, about 0.5 ms after the edge
+(lgPthAlerts.c:590-592); :meth:`Button._edge` only notes the time and hands over
+to the loop with ``call_soon_threadsafe``: nothing else runs on that thread.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .clock import Clock, Timer
+from .gpio_claim import claiming, opening_chip
 
 
 class Button:
@@ -40,11 +47,13 @@ class Button:
         self._burst_start: float | None = None
         GPIO.setwarnings(False)
         if GPIO.getmode() is None:
-            GPIO.setmode(GPIO.BCM)
+            with opening_chip():
+                GPIO.setmode(GPIO.BCM)
         pull = GPIO.PUD_UP if active_low else GPIO.PUD_DOWN
-        GPIO.setup(pin, GPIO.IN, pull_up_down=pull)
-        self.pressed = self._read()
-        GPIO.add_event_detect(pin, GPIO.BOTH, callback=self._edge)
+        with claiming(pin, "record button"):
+            GPIO.setup(pin, GPIO.IN, pull_up_down=pull)
+            GPIO.add_event_detect(pin, GPIO.BOTH, callback=self._edge, bouncetime=None)  # pyright: ignore[reportArgumentType]  # debounced on the clock
+        self.pressed = self._read()  # after the alert is armed: a press from now on is seen
 
     def _read(self) -> bool:
         level = self._gpio.input(self.pin)

@@ -4,16 +4,35 @@ low-resolution YUV420 stream for the front display.
 picamera2's encoder thread calls ``Output.outputframe`` for every encoded
 frame; this driver turns each call into a :class:`recorder.packet.Packet` and
 posts it to the daemon's loop, so the encoder thread never waits on storage.
+
+With a :class:`FramePainter` (the burned-in watermark), the driver sets
+picamera2's ``pre_callback``: picamera2 calls it on its camera thread for every
+frame before the encoder takes it (picamera2/picamera2.py:1449-1473), and the
+painter draws into the main stream's YUV420 buffer through ``MappedArray``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from recorder.packet import AUDIO, VIDEO, Packet
 
 from .clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class FramePainter(Protocol):
+    """Draws into a main-stream frame before it is encoded (camera thread; must be quick)."""
+
+    def __call__(self, frame: np.ndarray, size: tuple[int, int], sensor_us: int) -> None:
+        """``frame``: the mapped YUV420 buffer, ``(h*3//2, stride)`` uint8, written in
+        place; ``size``: (width, height); ``sensor_us``: the frame's SensorTimestamp in µs,
+        on the same timeline as the packets' ``pts_us``."""
 
 
 def _output_class() -> type:
@@ -55,6 +74,7 @@ class Camera:
         bitrate: int,
         gop_seconds: float,
         lores: tuple[int, int],
+        painter: FramePainter | None = None,
     ) -> None:
         from picamera2 import Picamera2  # pyright: ignore[reportMissingImports] (on the device)
         from picamera2.encoders import H264Encoder  # pyright: ignore[reportMissingImports]
@@ -76,6 +96,32 @@ class Camera:
         )
         self._output = _output_class()(clock, on_packet, self._encoder)
         self.running = False
+        self._painter = painter
+        self.paint_failures = 0
+        if painter is not None:
+            from picamera2 import MappedArray
+
+            self._mapped_array = MappedArray
+            self._picam2.pre_callback = self._paint
+
+    def _paint(self, request: Any) -> None:
+        """picamera2's pre_callback: hand the main buffer and its sensor time to the painter.
+
+        Never raises: an exception here would end picamera2's camera thread, and a
+        watermark must never stop the recording.
+        """
+        try:
+            # As picamera2's encoder derives its timestamps (encoders/encoder.py:366),
+            # so this is the packet's pts_us exactly.
+            sensor_us = int(request.get_metadata()["SensorTimestamp"] / 1000)
+            painter = self._painter
+            assert painter is not None  # set only with a painter
+            with self._mapped_array(request, "main") as m:
+                painter(m.array, self.size, sensor_us)
+        except Exception as e:  # whatever the painter or the library raises: log, go on
+            self.paint_failures += 1
+            if self.paint_failures == 1:
+                log.error("watermark not drawn (%s: %s); recording continues", type(e).__name__, e)
 
     @property
     def model(self) -> str:

@@ -16,6 +16,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from timers import CLOCK_SOURCES, Timer, TimerQueue
@@ -23,6 +25,52 @@ from timers import CLOCK_SOURCES, Timer, TimerQueue
 __all__ = ["CLOCK_SOURCES", "Clock", "SystemClock", "Timer", "TimerQueue"]
 
 log = logging.getLogger(__name__)
+
+#: The first RTC's sysfs directory; ``since_epoch`` is its time in whole UTC seconds.
+RTC_DIR = Path("/sys/class/rtc/rtc0")
+#: systemd-timesyncd touches this file at each NTP sync and at shutdown: a time the
+#: device is known to have seen (man systemd-timesyncd.service, "Files").
+LAST_KNOWN_TIME = Path("/var/lib/systemd/timesync/clock")
+#: No clock that kept time reads earlier than this (2026-01-01, before this rule existed).
+EARLIEST_UTC = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+#: An RTC a little behind the last known time still kept time (drift, a quick reboot).
+RTC_SLACK_S = 3600.0
+
+
+def rtc_kept_time(rtc_dir: Path = RTC_DIR, last_known: Path = LAST_KNOWN_TIME,
+                  earliest: float = EARLIEST_UTC) -> bool:
+    """Whether the RTC kept time across power-off, so its time can be trusted.
+
+    An RTC without a battery (a Pi 5's own, none fitted) restarts at 1970 when the
+    power comes back and counts from there; many RTC drivers also refuse to read
+    (EINVAL) when their oscillator stopped. Present is not enough: the RTC must read
+    no earlier than the last time this device is known to have seen.
+    """
+    try:
+        since_epoch = int((rtc_dir / "since_epoch").read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return False  # no RTC, or its driver says the time is invalid
+    floor = earliest
+    try:
+        floor = max(floor, last_known.stat().st_mtime - RTC_SLACK_S)
+    except OSError:
+        pass
+    return since_epoch >= floor
+
+
+def ntp_synchronized() -> bool:
+    """systemd's view: ``timedatectl show -p NTPSynchronized`` says yes."""
+    if not shutil.which("timedatectl"):
+        return False
+    try:
+        out = subprocess.run(
+            ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
+            capture_output=True, text=True, timeout=2, check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out == "yes"
+
 
 class Clock(Protocol):
     """What the firmware needs of time. Both clocks below provide it."""
@@ -68,10 +116,12 @@ class Clock(Protocol):
 class SystemClock:
     """The device's clock: real monotonic time, real sleeps, thread-safe posting."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, rtc_dir: Path = RTC_DIR, last_known: Path = LAST_KNOWN_TIME,
+                 ntp: Callable[[], bool] = ntp_synchronized) -> None:
         self._timers = TimerQueue()
         self._cond = threading.Condition()
         self._stopped = False
+        self._rtc_dir, self._last_known, self._ntp = rtc_dir, last_known, ntp
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -80,22 +130,12 @@ class SystemClock:
         return time.time()
 
     def source(self) -> str:
-        """``ntp`` if systemd reports the clock synchronised, ``rtc`` if an RTC exists."""
-        if shutil.which("timedatectl"):
-            try:
-                out = subprocess.run(
-                    ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
-                    capture_output=True, text=True, timeout=2, check=False,
-                ).stdout.strip()
-            except (OSError, subprocess.SubprocessError):
-                out = ""
-            if out == "yes":
-                return "ntp"
-        try:
-            with open("/sys/class/rtc/rtc0/name", encoding="ascii"):
-                return "rtc"
-        except OSError:
-            return "unsynced"
+        """``ntp`` once NTP synchronised, ``rtc`` if the RTC kept time, else ``unsynced``."""
+        if self._ntp():
+            return "ntp"
+        if rtc_kept_time(self._rtc_dir, self._last_known):
+            return "rtc"
+        return "unsynced"
 
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
         with self._cond:

@@ -4,13 +4,16 @@ Each line is on or off and nothing else: the LED and the motor through a
 transistor, the buzzer an *active* buzzer (it has its own oscillator and sounds
 at its fixed pitch whenever its line is on). Patterns and timing live in
 ``firmware/cues.py`` on the daemon's clock; this adapter only writes levels, so
-it runs unchanged on RPi.GPIO, on rpi-lgpio (Pi 5) and on the simulation.
+it runs unchanged on every board and on the simulation. A line someone else holds
+raises :class:`drivers.gpio_claim.LineUnavailable` naming the pin.
 
 A pin of None means the part is not fitted: writes to it are skipped, so a board
 without a buzzer needs no special case above this layer.
 """
 
 from __future__ import annotations
+
+from .gpio_claim import claiming, opening_chip
 
 #: The lines a body camera has, in the order they are listed and switched.
 NAMES = ("led", "vibration", "buzzer")
@@ -37,10 +40,12 @@ class CueLines:
         self._closed = False
         GPIO.setwarnings(False)
         if GPIO.getmode() is None:
-            GPIO.setmode(GPIO.BCM)
+            with opening_chip():
+                GPIO.setmode(GPIO.BCM)
         for name, pin in fitted.items():
             assert pin is not None
-            GPIO.setup(pin, GPIO.OUT, initial=self._off_level)
+            with claiming(pin, f"{name} cue line"):
+                GPIO.setup(pin, GPIO.OUT, initial=self._off_level)
             self._pins[name] = pin
             self._on[name] = False
 

@@ -248,6 +248,8 @@ def _check_manifest(rec: RecordingCheck, root: Path, mdoc: dict[str, Any] | None
         return
     if mdoc["recovered"]:
         rec.notes.append("closed by recovery at boot after an interrupted recording")
+        if all(e["complete"] for e in mdoc["segments"]):  # a cut segment says it itself
+            _interrupted(rec, mrel, mdoc["start_pts_us"])
     entries = mdoc["segments"]
     expected_prev = entries[-1]["sha256"] if entries else mdoc["start_prev_hash"]
     if mdoc["prev_hash"] != expected_prev:
@@ -294,6 +296,27 @@ def _check_manifest(rec: RecordingCheck, root: Path, mdoc: dict[str, Any] | None
     # A finished, unrecovered manifest must describe only complete segments.
     if not mdoc["recovered"] and any(not e["complete"] for e in entries):
         rec.notes.append("storage failure while recording: manifest lists cut segments")
+
+
+def _interrupted(rec: RecordingCheck, mrel: str, start_us: int) -> None:
+    """A recording closed by recovery lost what was not yet on storage when the power
+    went, even when every segment file is whole: say what is known to be missing.
+    (A start of 0 names no footage: nothing was ever due.)"""
+    firsts = [s.pts_range[0] for s in rec.segments if s.pts_range[0] is not None]
+    lasts = [s.pts_range[1] for s in rec.segments if s.pts_range[1] is not None]
+    if not firsts:
+        if start_us:
+            rec.add(TRUNCATED, mrel, "", "interrupted by power loss before any footage "
+                    "reached storage: the whole recording, pre-roll included, is missing")
+        return
+    first, last = min(firsts), max(lasts)
+    if start_us and first > start_us:
+        rec.add(TRUNCATED, mrel, "start", f"the first {(first - start_us) / 1e6:.3f} s of "
+                "the recording (its pre-roll) are missing: power was lost while they were "
+                "being written")
+    rec.add(TRUNCATED, mrel, "end", f"interrupted by power loss: the footage ends "
+            f"{(last - (start_us or first)) / 1e6:.3f} s after the start; what the camera "
+            "captured after that never reached storage")
 
 
 def check_chain(recs: list[RecordingCheck], root: Path) -> None:

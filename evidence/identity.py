@@ -23,7 +23,7 @@ def check_device_id(device_id: object) -> str:
     """Return ``device_id`` if it is usable, else raise :class:`KeyFileError`."""
     if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
         raise KeyFileError(
-            f"invalid device id {device_id!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            f"invalid device id {device_id!r}; use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit")
     return device_id
 
@@ -77,6 +77,6 @@ def parse_device_pub(data: bytes, where: str) -> tuple[str, Ed25519PublicKey]:
         raw = bytes.fromhex(doc["ed25519"])
         key = Ed25519PublicKey.from_public_bytes(raw)
     except (ValueError, KeyError, TypeError, KeyFileError):
-        raise KeyFileError(f"{where}: not a bodycam device.pub (expected the device.pub "
-                           "written by 'bodycam keys device')") from None
+        raise KeyFileError(f"{where}: not a bodycam device.pub; give the device.pub "
+                           "written by 'bodycam keys device'") from None
     return device_id, key

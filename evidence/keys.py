@@ -68,8 +68,8 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
-        raise KeyFileError(f"{path} already exists; refusing to overwrite a key "
-                           "(choose another --out directory)") from None
+        raise KeyFileError(f"{path} already exists; refusing to overwrite a key; "
+                           "choose another --out directory") from None
     try:
         os.fchmod(fd, mode)  # the umask may have narrowed or widened it
         view = memoryview(data)
@@ -85,11 +85,12 @@ def _prepare_dir(out_dir: Path, names: list[str]) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise KeyFileError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+        raise KeyFileError(f"cannot create {out_dir}: {exc.strerror or exc}; "
+                           "choose another --out directory") from None
     for name in names:
         if (out_dir / name).exists():
-            raise KeyFileError(f"{out_dir / name} already exists; refusing to overwrite a key "
-                               "(choose another --out directory)")
+            raise KeyFileError(f"{out_dir / name} already exists; refusing to overwrite a key; "
+                               "choose another --out directory")
     return out_dir
 
 
@@ -97,14 +98,16 @@ def _read(path: Path, what: str) -> bytes:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_KEY_FILE:
-            raise KeyFileError(f"{path}: too large to be a {what}")
+            raise KeyFileError(f"{path}: too large to be a {what}; give the {what} "
+                                  "file itself")
         return path.read_bytes()
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such file (expected a {what})") from None
+        raise KeyFileError(f"{path}: no such file; give the path of the {what}") from None
     except IsADirectoryError:
-        raise KeyFileError(f"{path}: is a directory (expected a {what})") from None
+        raise KeyFileError(f"{path}: is a directory; give the {what} file in it") from None
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+        raise KeyFileError(f"{path}: cannot read {what}: {exc.strerror or exc}; "
+                           "check the path and its permissions") from None
 
 
 def create_custodian(out_dir: Path) -> tuple[Path, Path]:
@@ -128,18 +131,18 @@ def load_custodian_public(path: Path) -> X25519PublicKey:
     try:
         key = load_pem_public_key(data)
     except (ValueError, TypeError):
-        raise KeyFileError(f"{path}: not a PEM public key (expected custodian.pub from "
-                           "'bodycam keys custodian')") from None
+        raise KeyFileError(f"{path}: not a PEM public key; give custodian.pub from "
+                           "'bodycam keys custodian'") from None
     if not isinstance(key, X25519PublicKey):
-        raise KeyFileError(f"{path}: not an X25519 key (expected custodian.pub from "
-                           "'bodycam keys custodian')")
+        raise KeyFileError(f"{path}: not an X25519 key; give custodian.pub from "
+                           "'bodycam keys custodian'")
     return key
 
 
 def load_custodian_private(path: Path) -> X25519PrivateKey:
     """Read custodian.key for export."""
     return _load_private(path, X25519PrivateKey, "custodian private key", "X25519",
-                         "expected custodian.key from 'bodycam keys custodian'")
+                         "give custodian.key from 'bodycam keys custodian'")
 
 
 def _load_private(path: Path, kind: type, what: str, algorithm: str, hint: str) -> Any:
@@ -148,9 +151,9 @@ def _load_private(path: Path, kind: type, what: str, algorithm: str, hint: str) 
     try:
         key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise KeyFileError(f"{path}: not an unencrypted PEM private key ({hint})") from None
+        raise KeyFileError(f"{path}: not an unencrypted PEM private key; {hint}") from None
     if not isinstance(key, kind):
-        raise KeyFileError(f"{path}: not an {algorithm} private key ({hint})")
+        raise KeyFileError(f"{path}: not an {algorithm} private key; {hint}")
     return key
 
 

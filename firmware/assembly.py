@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from display import DisplayState
+    from display.watermark import FrameStamp, Timebase
     from drivers.button import Button
-    from drivers.camera import Camera
+    from drivers.camera import Camera, FramePainter
     from drivers.cue_lines import CueLines
     from drivers.panel import Panel
     from recorder.packet import Packet
@@ -42,14 +43,27 @@ def cue_pins(cues: Section) -> dict[str, int | None]:
             for name in CUE_LINE_NAMES}
 
 
-def open_camera(conf: Conf, clock: Clock, on_packet: Callable[[Packet], None]) -> Camera:
-    """The camera (picamera2) at the ``[camera]`` section's size, rate and GOP."""
+def open_camera(conf: Conf, clock: Clock, on_packet: Callable[[Packet], None],
+                painter: FramePainter | None = None) -> Camera:
+    """The camera (picamera2) at the ``[camera]`` section's size, rate and GOP; ``painter``
+    draws into each main-stream frame before encoding (the watermark)."""
     from drivers.camera import Camera
 
     cam = conf["camera"]
     return Camera(clock, on_packet, width=cam["width"], height=cam["height"], fps=cam["fps"],
                   bitrate=cam["bitrate"], gop_seconds=cam["gop_seconds"],
-                  lores=(cam["lores_width"], cam["lores_height"]))
+                  lores=(cam["lores_width"], cam["lores_height"]), painter=painter)
+
+
+def watermark(conf: Conf, times: Timebase, device_id: str) -> FrameStamp | None:
+    """The burned-in watermark the camera draws before encoding (docs/WATERMARK.md);
+    None when ``[watermark]`` is off."""
+    from display.watermark import FrameStamp, Position
+
+    wm = conf["watermark"]
+    if not wm["enabled"]:
+        return None
+    return FrameStamp(times, device_id, wm["officer_id"], Position(wm["position"]))
 
 
 def open_button(conf: Conf, clock: Clock, on_change: Callable[[bool, float], None]) -> Button:

@@ -29,7 +29,7 @@ log = logging.getLogger("bodycam")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every input error
-        self.exit(2, f"bodycam: {message} (see bodycam {self.prog.split()[-1]} --help)\n")
+        self.exit(2, f"bodycam: {message}; see '{self.prog} --help'\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", type=Path, help="evidence directory (overrides storage.data_dir)")
     r.add_argument("--identity", type=Path, help="device identity directory (overrides identity.dir)")
     r.add_argument("--display-out", type=Path, help="--sim: write the front panel's frames here")
+    r.add_argument("--storage-trace", type=Path,
+                   help="--sim: write every operation on the simulated medium here (JSON lines)")
     r.add_argument("--verbose", "-v", action="store_true", help="log debug detail")
 
     k = sub.add_parser("keys", help="create custodian or device keys")
@@ -58,18 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
     kd.add_argument("--custodian-pub", type=Path, required=True)
     kd.add_argument("--out", type=Path, required=True)
 
-    v = sub.add_parser("verify", help="check evidence: signatures, chains, completeness")
-    v.add_argument("dir", type=Path)
-    v.add_argument("--device-pub", type=Path, action="append", default=[])
-    v.add_argument("--json", action="store_true")
+    v = sub.add_parser("verify", help="check evidence: signatures, chains, completeness",
+                       description="Check every recording and the audit log under DIR without "
+                       "any decryption key. Exit 0 all intact, 1 integrity problem, 2 usage or "
+                       "input error, 3 incomplete (power loss) but untampered.")
+    v.add_argument("dir", type=Path, help="a device's offloaded data directory")
+    v.add_argument("--device-pub", type=Path, action="append", default=[],
+                   help="the device.pub registered for the camera (repeat for several "
+                   "cameras); without it the identity is not independently pinned")
+    v.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    e = sub.add_parser("export", help="decrypt and join recordings into MP4 files")
-    e.add_argument("dir", type=Path)
-    e.add_argument("--custodian-key", type=Path, required=True)
-    e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--device-pub", type=Path, action="append", default=[])
-    e.add_argument("--json", action="store_true")
-    e.add_argument("--force", action="store_true", help="export even what fails verification")
+    rp = sub.add_parser("report", help="a self-contained HTML page on what happened to each "
+                        "recording (docs/CLI.md)")
+    rp.add_argument("dir", type=Path, help="a device's offloaded data directory (or a folder "
+                    "of them)")
+    rp.add_argument("--device-pub", type=Path, action="append", default=[], required=True,
+                    help="the device.pub registered for the camera (repeat for several)")
+    rp.add_argument("--custodian-key", type=Path,
+                    help="custodian.key: also decrypt frames for thumbnails")
+    rp.add_argument("--out", type=Path, required=True,
+                    help="folder for <name>-report.html and <name>-report.json")
+
+    e = sub.add_parser("export", help="decrypt and join recordings into MP4 files",
+                       description="Verify DIR, then decrypt each recording into one MP4 "
+                       "(H.264 copied, not re-encoded) with a JSON sidecar. Exit codes as "
+                       "verify's.")
+    e.add_argument("dir", type=Path, help="a device's offloaded data directory")
+    e.add_argument("--custodian-key", type=Path, required=True,
+                   help="custodian.key, the evidence office's private key")
+    e.add_argument("--out", type=Path, required=True,
+                   help="folder for <device>_<recording>.mp4 and .json (created if missing; "
+                   "earlier exports there are kept)")
+    e.add_argument("--device-pub", type=Path, action="append", default=[],
+                   help="the device.pub registered for the camera (repeat for several)")
+    e.add_argument("--json", action="store_true", help="print the result as JSON")
+    e.add_argument("--force", action="store_true",
+                   help="export even what fails verification (only the parts whose "
+                   "signatures verify; the sidecar says so)")
 
     d = sub.add_parser("doctor", help="self-test: camera, panel, lines, storage, keys, clock, service")
     d.add_argument("--sim", action="store_true", help="test the simulated device")
@@ -140,10 +167,21 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from office.export import export_tree
+    from office.progress import Progress
 
-    return _report(
-        export_tree(args.dir, args.custodian_key, args.out, args.device_pub, args.force), args.json
-    )
+    return _report(export_tree(args.dir, args.custodian_key, args.out, args.device_pub,
+                               args.force, Progress.on_terminal()), args.json)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from office.progress import Progress
+    from office.report import report_tree
+
+    run = report_tree(args.dir, args.device_pub, args.custodian_key, args.out,
+                      Progress.on_terminal())
+    for line in run.text_lines():
+        print(line)
+    return run.exit_code
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -166,10 +204,22 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.main(args)
 
 
+#: What Ctrl-C leaves behind, per command (export says it itself).
+_LEFT = {"verify": "nothing was written", "keys": "no key file is left half-written",
+         "report": "pages already written are whole; none is half-written",
+         "doctor": "its probe file is removed; nothing else was written"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bodycam`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # ``bodycam`` alone: what it can do, not an error about a missing word
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     handlers = {"run": _cmd_run, "keys": _cmd_keys, "verify": _cmd_verify, "export": _cmd_export,
+                "report": _cmd_report,
                 "doctor": _cmd_doctor}
     try:
         return handlers[args.command](args)
@@ -177,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bodycam: {e.message}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
+        left = _LEFT.get(args.command)
+        if left:
+            print(f"bodycam: interrupted; {left}", file=sys.stderr)
         return 130
 
 

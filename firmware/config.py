@@ -36,6 +36,10 @@ class Key:
 
 
 MiB = 1024 * 1024
+#: The sizes luma.lcd's ili9341 accepts (luma/lcd/device.py:650-657 in luma.lcd 2.13).
+ILI9341_SIZES = ((320, 240), (240, 240), (320, 180))
+#: The lines spi0 takes when SPI is on: the kernel holds them, no process can claim them.
+SPI0_LINES = {7: "spi0 CE1", 8: "spi0 CE0", 9: "spi0 MISO", 10: "spi0 MOSI", 11: "spi0 SCLK"}
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "camera": {
@@ -91,8 +95,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "enabled": Key(bool, True, "Drive the front panel; false: no panel is opened."),
         "kind": Key(str, "ili9341", "Panel controller: ILI9341 (2.8\", 320x240) or ST7789 (240x240).",
                     choices=("ili9341", "st7789")),
-        "width": Key(int, 0, "Panel width at rotation 0; 0 = the controller's usual size.", 0, 320),
-        "height": Key(int, 0, "Panel height at rotation 0; 0 = the controller's usual size.", 0, 320),
+        "width": Key(int, 0, "Panel width at rotation 0: 0 = the controller's usual size (ILI9341 "
+                     "320, ST7789 240), else 128 to 320, set together with height.", 0, 320),
+        "height": Key(int, 0, "Panel height at rotation 0: 0 = the controller's usual size "
+                      "(ILI9341 240, ST7789 240), else 128 to 320, set together with width.", 0, 320),
         "rotation": Key(int, 0, "Rotation in 90-degree clockwise steps.", 0, 3),
         "spi_port": Key(int, 0, "SPI bus (/dev/spidev<port>.<device>).", 0, 6),
         "spi_device": Key(int, 0, "SPI chip select.", 0, 2),
@@ -120,7 +126,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "identity": {
         "dir": Key(str, "/etc/bodycam/identity", "Device identity directory (bodycam keys device)."),
     },
+    "watermark": {
+        "enabled": Key(bool, True, "Burn each frame's UTC capture time, the device id and (when not "
+                                   "NTP) the clock source into the video (docs/WATERMARK.md)."),
+        "officer_id": Key(str, "", "Officer id burned in after the device id; empty = none. "
+                                   "Up to 32 letters, digits, space, '.', '_', '/' or '-'."),
+        "position": Key(str, "bottom-left", "Corner of the watermark box.",
+                        choices=("bottom-left", "bottom-right", "top-left", "top-right")),
+    },
 }
+
+#: What ``watermark.officer_id`` may hold: it is drawn with a fixed set of glyphs.
+OFFICER_ID_RE = re.compile(r"[A-Za-z0-9 ._/-]{0,32}")
 
 
 def defaults() -> dict[str, dict[str, Any]]:
@@ -161,7 +178,7 @@ def _check(section: str, name: str, key: Key, value: Any) -> tuple[Any, str | No
     if key.choices is not None and value not in key.choices:
         return None, f"{value!r} is not one of {', '.join(key.choices)}"
     if key.min is not None and key.max is not None and not key.min <= value <= key.max:
-        return None, f"{value!r} is out of range {key.min:g} to {key.max:g}"
+        return None, f"{value!r} is out of range {_num(key.min)} to {_num(key.max)}"
     return (float(value) if float in types else value), None
 
 
@@ -185,7 +202,8 @@ def parse(
                 "remove it or fix its spelling"
             )
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: '{section}' must be a [section] table")
+            raise ConfigError(f"{where}: '{section}' must be a [section] table; "
+                              "see docs/CONFIG.md")
         for name, value in table.items():
             where = f"{source} line {_line_of(text, section, name) or '?'}"
             key = SCHEMA[section].get(name)
@@ -210,14 +228,14 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
         raise ConfigError(
             f"{source} line {line or '?'}: key 'button.stealth_hold_seconds' "
             f"({btn['stealth_hold_seconds']:g}) must be longer than 'button.hold_seconds' "
-            f"({btn['hold_seconds']:g}), or 0 for no stealth gesture"
+            f"({btn['hold_seconds']:g}); make it longer, or 0 for no stealth gesture"
         )
     cam = conf["camera"]
     for key in ("width", "height", "lores_width", "lores_height"):
         if cam[key] % 2:
             raise ConfigError(
                 f"{source} line {_line_of(text, 'camera', key) or '?'}: key 'camera.{key}' "
-                f"({cam[key]}) must be even (YUV420 halves it)"
+                f"({cam[key]}) must be even (YUV420 halves it); use an even number"
             )
     cues, disp = conf["cues"], conf["display"]
     pins = {"button.pin": btn["pin"]} | {
@@ -228,7 +246,36 @@ def _check_together(conf: dict[str, dict[str, Any]], text: str, source: str) -> 
     if (disp["width"] == 0) != (disp["height"] == 0) or 0 < min(disp["width"], disp["height"]) < 128:
         raise ConfigError(
             f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
-            "'display.height' must both be 0 (the panel's usual size) or both 128 to 320"
+            "'display.height' do not match; set both to 0 (the panel's usual size) or "
+            "both to 128 to 320"
+        )
+    size = (disp["width"], disp["height"])
+    if disp["enabled"] and disp["kind"] == "ili9341" and disp["width"] and size not in ILI9341_SIZES:
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'display', 'width') or '?'}: keys 'display.width' and "
+            f"'display.height' ({size[0]}x{size[1]}): luma.lcd drives an ILI9341 only at "
+            f"{', '.join(f'{w}x{h}' for w, h in ILI9341_SIZES)}; use one of those or 0 and 0"
+        )
+    if disp["enabled"] and disp["dc_pin"] == 0:
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'display', 'dc_pin') or '?'}: key 'display.dc_pin' is 0, "
+            "which luma.core takes for 'no D/C line' (pixels would go out as commands); "
+            "wire D/C to another GPIO"
+        )
+    for key, pin in pins.items():
+        if pin in SPI0_LINES:
+            section, name = key.split(".")
+            raise ConfigError(
+                f"{source} line {_line_of(text, section, name) or '?'}: key '{key}' is GPIO {pin}, "
+                f"{SPI0_LINES[pin]} while SPI is on (deploy.sh sets dtparam=spi=on); the kernel "
+                "holds it and GPIO claims fail with 'GPIO busy': choose a pin outside 7 to 11"
+            )
+    officer = conf["watermark"]["officer_id"]
+    if not OFFICER_ID_RE.fullmatch(officer):
+        raise ConfigError(
+            f"{source} line {_line_of(text, 'watermark', 'officer_id') or '?'}: key "
+            f"'watermark.officer_id' ({officer!r}) must be up to 32 letters, digits, spaces, "
+            "'.', '_', '/' or '-'"
         )
     seen: dict[int, str] = {}
     for key, pin in pins.items():
@@ -247,8 +294,16 @@ def load(path: Path | str, base: dict[str, dict[str, Any]] | None = None) -> dic
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found; pass an existing --config FILE") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read the configuration ({e})") from None
+        raise ConfigError(f"{path}: cannot read the configuration ({e}); "
+                          "check the path and its permissions") from None
     return parse(text, str(path), base)
+
+
+def _num(value: float) -> str:
+    """A range bound as people write it: 25000000, not 2.5e+07; 0.5 stays 0.5."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:g}"
 
 
 def _fmt(value: Any) -> str:
@@ -267,7 +322,7 @@ def markdown_table() -> str:
             if key.choices:
                 allowed = ", ".join(f"`{c}`" for c in key.choices)
             elif key.min is not None:
-                allowed = f"{key.min:g} to {key.max:g}"
+                allowed = f"{_num(key.min)} to {_num(key.max if key.max is not None else key.min)}"
             else:
                 allowed = _type_name(key.type)
             rows.append(f"| `{section}.{name}` | `{_fmt(key.default)}` | {allowed} | {key.doc} |")

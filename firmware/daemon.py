@@ -43,6 +43,7 @@ from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats
 
 from .audit_queue import AuditLogLike, QueuedAudit
+from .audit_room import RoomForAudit
 from .camera_watch import CameraWatch
 from .cues import Cues
 from .display_view import snapshot
@@ -85,7 +86,10 @@ class Daemon(LifeCycle):
         pre = self.settings.prerecord
         self.worker = IoWorker(clock.call_soon_threadsafe, max_bytes=pre.max_mib << 20)
         clock.track_worker(self.worker.wait_idle)
-        self.audit = QueuedAudit(self.worker, audit)
+        st = self.settings.storage
+        disk = Storage(Path(st.data_dir), st.reserve_mib << 20)
+        # On a full card the audit log makes room from the reserve (on the writer thread).
+        self.audit = QueuedAudit(self.worker, RoomForAudit(audit, disk.release_reserve))
         self.key_problem = key_problem if store is None else None
         self.on_state = on_state
         self.state = State.STANDBY
@@ -110,9 +114,8 @@ class Daemon(LifeCycle):
         self.timebase = Timebase(clock)
         self.timebase.on_step(self._clock_stepped)
         self.alerts: frozenset[Alert] = frozenset()
-        st = self.settings.storage
         self.storage = StorageSupervisor(
-            clock, Storage(Path(st.data_dir), st.reserve_mib << 20),
+            clock, disk,
             Limits(st.min_free_mib << 20, st.reserve_mib << 20, st.nearly_full_percent),
             run_io=self._run_io, on_alert=self._alert, on_back=self._storage_back,
             audit=self._audit)
@@ -208,6 +211,7 @@ class Daemon(LifeCycle):
                      else self.clock.time())
         self.recording = Recording(self.settings, self.store, self.storage.storage, self.worker,
                                    on_fault=self._recording_fault, audit=self._audit)
+        self.recording.press_pts_us = trigger_us
         self._recording_since = self.clock.monotonic()
         self._set_state(State.STARTING, "start gesture", report=False)
         if self.cues is not None:
@@ -227,8 +231,11 @@ class Daemon(LifeCycle):
         self.storage.recovered()  # a start that worked proves storage works
         log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.recording_id,
                  rec.preroll_s, rec.preroll_packets)
+        # Sensor times of the press and of now let a report place later entries on the
+        # recording's timeline.
         self._audit("recording_started", recording=rec.recording_id,
-                    preroll_s=round(rec.preroll_s, 3))
+                    preroll_s=round(rec.preroll_s, 3), press_pts_us=rec.press_pts_us,
+                    now_pts_us=self.timebase.sensor_us(self.clock.monotonic()))
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
@@ -257,7 +264,8 @@ class Daemon(LifeCycle):
             lost_s, from_us = dropped
             log.error("storage full: the last %.1f s held in RAM do not fit; the recording "
                       "is closed without them", lost_s)
-            self._audit("held_footage_dropped", seconds=round(lost_s, 3), from_pts_us=from_us)
+            self._audit("held_footage_dropped", seconds=round(lost_s, 3), from_pts_us=from_us,
+                        recording=rid)
         if error is not None:
             # The manifest could not be signed onto storage: the segments stay as a
             # power cut leaves them, and recovery at the next boot closes the recording.

@@ -275,7 +275,8 @@ def diagnose(args: argparse.Namespace) -> Report:
 
     sim, fault = bool(args.sim), getattr(args, "fault", None)
     if fault is not None and not sim:
-        raise BodycamError("a fault can only be injected with --sim")
+        raise BodycamError("a fault can only be injected with --sim; add --sim to test the "
+                           "simulated device")
     if fault is not None and fault not in FAULTS:
         raise BodycamError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
     args = _effective_args(args)
@@ -283,6 +284,8 @@ def diagnose(args: argparse.Namespace) -> Report:
     checks = [passed("config", str(args.config) if args.config else "defaults (no --config)")]
     data_dir = Path(conf["storage"]["data_dir"])
     identity_dir = Path(conf["identity"]["dir"])
+    # A missing data directory is judged before the simulated medium, which makes its root.
+    missing_dir = None if data_dir.is_dir() else check_storage(data_dir, conf, device=not sim)
     with ExitStack() as stack:
         service, busy = check_service(sim)
         world = stack.enter_context(_simulation(conf, fault)) if sim else None
@@ -296,7 +299,7 @@ def diagnose(args: argparse.Namespace) -> Report:
             clock = SystemClock()
         checks.append(check_clock(clock))
         checks.append(check_identity(identity_dir, device=not sim))
-        checks.append(check_storage(data_dir, conf, device=not sim))
+        checks.append(missing_dir or check_storage(data_dir, conf, device=not sim))
         if busy:
             checks.extend(hardware_busy())
         else:

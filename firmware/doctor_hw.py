@@ -28,9 +28,11 @@ def _error(e: BaseException) -> str:
 def _hint(e: BaseException, otherwise: str) -> str:
     """What to do about a hardware library's exception: missing library, permission, or else."""
     if isinstance(e, ImportError):
-        return ("a library is missing: install with deploy.sh (picamera2, spidev, and RPi.GPIO "
-                "or on a Pi 5 rpi-lgpio)")
-    if isinstance(e, PermissionError):
+        return ("a library is missing: install with deploy.sh (picamera2, spidev and rpi-lgpio, "
+                "which provides RPi.GPIO)")
+    from drivers.gpio_claim import ChipUnavailable  # light: no hardware library behind it
+
+    if isinstance(e, PermissionError | ChipUnavailable):
         return (f"permission denied: run as root or as '{SERVICE_USER}' (a member of the video, "
                 "gpio and spi groups)")
     return otherwise

@@ -27,10 +27,10 @@ from .audit_queue import QueuedAudit
 from .camera_watch import CameraWatch
 from .cues import Cues
 from .front_display import FrontDisplay
-from .recording import Recording
+from .recording import Recording, Store
 from .settings import Settings
 from .storage_supervisor import StorageSupervisor
-from .timebase import Timebase
+from .timebase import FrameTimes, Timebase
 from .watchdog import Notifier
 
 log = logging.getLogger("bodycam")
@@ -55,6 +55,7 @@ class LifeCycle(ABC):
     timebase: Timebase
     notifier: Notifier
     recording: Recording | None
+    store: Store | None
     camera: Camera | None
     button: Button | None
     cues: Cues | None
@@ -99,7 +100,11 @@ class LifeCycle(ABC):
         if not hardware:
             return
         try:
-            self.camera = assembly.open_camera(self.conf, self.clock, self.on_packet)
+            device = self.store.identity.device_id if self.store is not None else ""
+            stamp = assembly.watermark(self.conf, FrameTimes(self.timebase), device)
+            self.camera = assembly.open_camera(self.conf, self.clock, self.on_packet, stamp)
+            if stamp is not None:  # fonts and glyphs now, not on the camera thread's first frame
+                stamp.prepare(self.camera.size)
             self.cues = assembly.open_cues(self.conf, self.clock, self.audit)
             self.button = assembly.open_button(self.conf, self.clock, self._button_changed)
             self.camera.start()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from drivers.storage import Storage
+from evidence.identity import DeviceIdentity
 from recorder.io_worker import IoWorker
 from recorder.packet import Packet
 from recorder.segmenter import RecordingHandle, RecordingStats, RecordingWriter
@@ -35,6 +36,9 @@ TOO_SLOW = "storage too slow"
 
 class Store(Protocol):
     """The evidence store a recording begins in (``recorder.store.EvidenceStore``)."""
+
+    @property
+    def identity(self) -> DeviceIdentity: ...
 
     def begin_recording(self, utc_start: float, clock_source: str,
                         start_pts_us: int) -> RecordingHandle: ...
@@ -66,6 +70,8 @@ class Recording:
         self.announced = False
         self.preroll_s = 0.0
         self.preroll_packets = 0
+        #: Sensor time of the press that started it (the audit entry's ``press_pts_us``).
+        self.press_pts_us: int | None = None
         self._skipping_since: int | None = None  # pts of the first packet the full queue refused
         self.skipped = 0
 

@@ -1,14 +1,17 @@
 """``bodycam run``: assemble the daemon on the device's hardware or the simulated one.
 
 The two paths differ only below the drivers: with ``--sim`` the simulated
-``picamera2``/``RPi.GPIO``/``spidev`` are installed under their real names and
-the clock is the simulation's; the daemon and drivers are the same code.
+``picamera2``/``lgpio`` (under the real rpi-lgpio's ``RPi.GPIO``)/``spidev`` are
+installed under their real names and the clock is the simulation's; the daemon
+and drivers are the same code.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import re
 import signal
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.errors import BodycamError, KeyFileError
+from office.progress import SILENT, Progress
 
 from . import config as configmod
 from .assembly import cue_pins
@@ -53,7 +57,8 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise BodycamError(f"{data_dir}: cannot create the data directory ({e.strerror})") from None
+        raise BodycamError(f"{data_dir}: cannot create the data directory "
+                           f"({e.strerror}); choose another --data-dir") from None
     identity, problem = None, None
     try:
         identity = keys.load_identity(Path(conf["identity"]["dir"]))
@@ -74,12 +79,14 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
 
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
-    if not args.sim and (args.scenario or args.fast or args.display_out):
-        raise BodycamError("--scenario, --fast and --display-out need --sim")
+    trace = getattr(args, "storage_trace", None)
+    if not args.sim and (args.scenario or args.fast or args.display_out or trace):
+        raise BodycamError("--scenario, --fast, --display-out and --storage-trace need --sim; add --sim")
     if args.duration is not None and args.duration <= 0:
-        raise BodycamError(f"--duration {args.duration:g}: give a positive number of seconds")
-    if args.display_out is not None and args.display_out.exists() and not args.display_out.is_dir():
-        raise BodycamError(f"--display-out {args.display_out}: is a file; give a directory")
+        raise BodycamError(f"--duration {args.duration:g}: not positive; give a positive "
+                           "number of seconds")
+    if args.display_out is not None:
+        _check_display_out(args.display_out)
     conf = load_config(args)
     scenario = None
     if args.sim:
@@ -95,7 +102,12 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     )
 
     with ExitStack() as stack:
-        world = stack.enter_context(simulated_device(conf, args.fast)) if args.sim else None
+        world = (stack.enter_context(simulated_device(conf, args.fast, trace=trace))
+                 if args.sim else None)
+        if scenario is not None and world is not None:
+            # Before the evidence store opens: a power cut may be placed at any operation
+            # on the medium, boot-time recovery included; timed events wait for frame 0.
+            scenario.schedule(world)
         if world is not None:
             clock: Any = world.clock
         else:
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         store, audit, problem = _open_evidence(conf, clock)
         stack.callback(audit.close)
         if sim_panel is not None and args.display_out is not None:
-            stack.callback(_save_panel, sim_panel, args.display_out)
+            stack.callback(_save_panel, sim_panel, args.display_out, world)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
         _run_daemon(daemon, clock, world, scenario, duration, args)
     summary = _summary(daemon, conf, clock)
@@ -123,16 +135,75 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     return summary
 
 
-def simulated_device(conf: dict[str, dict[str, Any]], fast: bool) -> Any:
-    """The simulated device (``hw_sim.device``): a context manager yielding its world."""
+_REC_NAME = re.compile(r"^[0-9]{6}-([0-9]{8}T[0-9]{6}Z)-")
+
+
+def resume_utc(data_dir: Path) -> float:
+    """Where a simulated restart's wall clock starts: a whole second after the last time
+    the data directory recorded (audit entries, recording names), so two recordings
+    never share a start time; the fixed start of the hw_sim clock on a fresh one."""
+    from hw_sim.clock import DEFAULT_START_UTC
+
+    last = DEFAULT_START_UTC - 1.0
+    stamps: list[str] = []
+    try:
+        with open(data_dir / "audit.log", "rb") as f:
+            for line in f:
+                m = _AUDIT_UTC.search(line)
+                if m:
+                    stamps.append(m.group(1).decode())
+    except OSError:
+        pass
+    try:
+        stamps += [m.group(1) for p in (data_dir / "recordings").iterdir()
+                   if (m := _REC_NAME.match(p.name))]
+    except OSError:
+        pass
+    for stamp in stamps:
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%dT%H%M%SZ"):
+            try:
+                t = datetime.strptime(stamp, fmt).replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                continue
+            last = max(last, t)
+            break
+    return max(DEFAULT_START_UTC, math.floor(last) + 1.0)
+
+
+_AUDIT_UTC = re.compile(rb'"utc":"([0-9T:.\-]+Z)"')
+
+
+def simulated_device(conf: dict[str, dict[str, Any]], fast: bool,
+                     trace: Path | None = None) -> Any:
+    """The simulated device (``hw_sim.device``): a context manager yielding its world,
+    its wall clock resumed after the data directory's last recorded time."""
     from hw_sim.device import simulated_device as build
 
-    return build(conf, fast)
+    return build(conf, fast, start_utc=resume_utc(Path(conf["storage"]["data_dir"])),
+                 trace=trace)
 
 
-def _save_panel(sim_panel: Any, out: Path) -> None:
+def _save_panel(sim_panel: Any, out: Path, world: Any) -> None:
+    from hw_sim.contact_sheet import SHEET, contact_sheet
+
     sim_panel.save(out)
-    log.info("front panel frames written to %s", out)
+    origin = world.frame_origin if world.frame_origin is not None else 0.0
+    contact_sheet(list(sim_panel.frames), origin, out / SHEET)
+    log.info("front panel frames written to %s (every frame with its time: %s)", out, SHEET)
+
+
+#: What ``--display-out`` writes; a folder already holding any of it is refused, so
+#: frames of two runs never mix.
+_PANEL_FILES = ("frame_*.png", "last.png", "display.gif", "contact_sheet.png")
+
+
+def _check_display_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BodycamError(f"--display-out {out}: is a file; give a folder")
+    earlier = sorted(p for pattern in _PANEL_FILES for p in out.glob(pattern)) if out.is_dir() else []
+    if earlier:
+        raise BodycamError(f"--display-out {out}: holds frames of an earlier run "
+                           f"({earlier[0].name}); choose an empty folder or remove them")
 
 
 def _attach_sim_panel(conf: dict[str, dict[str, Any]], world: Any) -> Any:
@@ -167,22 +238,50 @@ def _run_daemon(daemon: Daemon, clock: Any, world: Any, scenario: Any, duration:
         except BodycamError as e:
             log.error("SIGHUP: configuration not reloaded: %s", e.message)
 
+    progress = SILENT
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
     try:
         daemon.start()
-        if scenario is not None:
-            scenario.schedule(world)
         if duration is not None:
             if world is not None:  # scenario time 0 is the camera's first frame
                 world.on_frame_origin(lambda origin: clock.call_at(origin + duration, daemon.shutdown))
             else:
                 clock.call_later(duration, daemon.shutdown)
+        if args.fast and world is not None and duration is not None:
+            progress = _show_progress(world, clock, duration)
         clock.run()
         daemon.shutdown()
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        progress.done()
+
+
+def _show_progress(world: Any, clock: Any, duration: float) -> Progress:
+    """On a terminal, one line with the scenario time, updated every virtual second;
+    log lines clear it first so they stay readable."""
+    progress = Progress.on_terminal()
+    if not progress.active:
+        return progress
+
+    def clear_first(_record: logging.LogRecord) -> bool:
+        progress.done()
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(clear_first)
+
+    def start(origin: float) -> None:
+        def show() -> None:
+            t = clock.monotonic() - origin
+            progress(f"scenario {t:.0f} of {duration:.0f} s")
+            if t + 1.0 < duration:
+                clock.call_later(1.0, show)
+        show()
+
+    world.on_frame_origin(start)
+    return progress
 
 
 def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dict[str, Any]:

@@ -116,6 +116,15 @@ class IdentitySettings:
 
 
 @dataclass(frozen=True)
+class WatermarkSettings:
+    """The [watermark] section."""
+
+    enabled: bool
+    officer_id: str
+    position: Literal["bottom-left", "bottom-right", "top-left", "top-right"]
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, one attribute per section."""
 
@@ -128,6 +137,7 @@ class Settings:
     display: DisplaySettings
     storage: StorageSettings
     identity: IdentitySettings
+    watermark: WatermarkSettings
 
     @classmethod
     def of(cls, conf: Mapping[str, Mapping[str, Any]]) -> Settings:
@@ -142,4 +152,5 @@ class Settings:
             display=DisplaySettings(**conf["display"]),
             storage=StorageSettings(**conf["storage"]),
             identity=IdentitySettings(**conf["identity"]),
+            watermark=WatermarkSettings(**conf["watermark"]),
         )

@@ -165,7 +165,8 @@ class StorageSupervisor:
             if room:
                 self.alert(Alert.STORAGE_FULL, False)
             self.alert(Alert.STORAGE_ERROR, False)
-            self._audit("storage_recovered")
+            if room:  # a close that fitted into the reserve's room is not a recovery
+                self._audit("storage_recovered")
 
     def _schedule_retry(self) -> None:
         self._retry = self.clock.call_later(self._retry_delay, self._retry_now)

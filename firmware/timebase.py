@@ -13,6 +13,7 @@ Use::
     tb = Timebase(clock)
     tb.observe(pkt.pts_us)            # on every packet, on the loop
     tb.utc_of_sensor_us(pkt.pts_us)   # UTC seconds of a frame
+    tb.frame_utc_us(pkt.pts_us)       # the same in µs, from any thread (the watermark)
     tb.sensor_us(t_monotonic)         # sensor time of a button press
     tb.source()                       # "ntp", "rtc" or "unsynced", as of the last step
     tb.on_step(lambda step_s, source: ...)
@@ -75,9 +76,19 @@ class Timebase:
         """UTC epoch seconds of a sensor timestamp, by the wall clock as it reads now."""
         if self._offset_us is None:
             raise RuntimeError("no packet seen yet: sensor time has no reference")
-        now = self._clock.monotonic()
-        sensor_now = round(now * 1e6) - self._offset_us
-        return self._clock.time() - (sensor_now - pts_us) / 1e6
+        return self.frame_utc_us(pts_us) / 1e6
+
+    def frame_utc_us(self, sensor_us: int) -> int:
+        """UTC in µs of the frame captured at ``sensor_us``: the one mapping the recording's
+        signed start and the watermark both use, so they agree to the µs.
+
+        Any thread (it reads two numbers the loop replaces). Before the first packet has
+        set the offset, the sensor clock is taken as the monotonic clock: libcamera's
+        SensorTimestamp is CLOCK_BOOTTIME, the same on a board that never suspends, and
+        the simulation's sensor runs on the virtual monotonic clock.
+        """
+        offset = self._offset_us or 0
+        return sensor_us + offset + round((self._clock.time() - self._clock.monotonic()) * 1e6)
 
     def source(self) -> str:
         """Where UTC comes from, as read at start and at the last clock step."""
@@ -98,3 +109,19 @@ class Timebase:
         for listener in self._listeners:
             listener(step, self._source)
         return step
+
+
+class FrameTimes:
+    """A timebase as the camera thread's watermark reads it
+    (:class:`display.watermark.Timebase`): a frame's UTC and the clock source."""
+
+    def __init__(self, timebase: Timebase) -> None:
+        self._timebase = timebase
+
+    def utc_us(self, sensor_us: int) -> int:
+        """UTC (µs) of the frame captured at ``sensor_us``."""
+        return self._timebase.frame_utc_us(sensor_us)
+
+    def clock_source(self) -> str:
+        """The clock source as last read (``ntp``, ``rtc``, ``unsynced``)."""
+        return self._timebase.source()

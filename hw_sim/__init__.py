@@ -1,4 +1,4 @@
-"""The simulated world *under* the drivers: fake picamera2, RPi.GPIO and spidev.
+"""The simulated world *under* the drivers: fake picamera2, lgpio (under the real rpi-lgpio) and spidev.
 
 ``install(world)`` puts the fakes into ``sys.modules`` under the libraries' real
 names before any driver is imported, so ``drivers/`` runs unchanged on top of
@@ -19,7 +19,7 @@ from hw_sim.world import World
 __all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
 
 #: Module names the fakes take over, in install order.
-FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "RPi", "RPi.GPIO", "spidev")
+FAKED = ("picamera2", "picamera2.encoders", "picamera2.outputs", "spidev")
 
 _MISSING = object()
 _saved: dict[str, object] | None = None
@@ -33,19 +33,13 @@ def install(world: World) -> None:
     originals saved by the first install, so :func:`uninstall` restores them.
     """
     global _saved
-    from hw_sim import fake_gpio, fake_picamera2
+    from hw_sim import fake_picamera2, lgpio_loader
 
     fakes: dict[str, types.ModuleType] = {
         "picamera2": fake_picamera2,
         "picamera2.encoders": fake_picamera2.encoders,
         "picamera2.outputs": fake_picamera2.outputs,
     }
-    gpio = fake_gpio.module()
-    rpi = types.ModuleType("RPi", "Simulated RPi package (hw_sim)")
-    rpi.__path__ = []  # a package, so "import RPi.GPIO" resolves through sys.modules
-    rpi.GPIO = gpio  # type: ignore[attr-defined]
-    fakes["RPi"] = rpi
-    fakes["RPi.GPIO"] = gpio
     spidev = _optional("hw_sim.fake_spidev")
     if spidev is not None:
         fakes["spidev"] = spidev
@@ -54,12 +48,16 @@ def install(world: World) -> None:
     for name in FAKED:
         if name in fakes:
             sys.modules[name] = fakes[name]
+    lgpio_loader.install(world)  # RPi.GPIO is the real rpi-lgpio over a simulated lgpio
     set_current(world)
 
 
 def uninstall() -> None:
     """Put back whatever the names meant before :func:`install`; no world is current."""
     global _saved
+    from hw_sim import lgpio_loader
+
+    lgpio_loader.uninstall()
     if _saved is not None:
         for name, mod in _saved.items():
             if mod is _MISSING:

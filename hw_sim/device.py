@@ -9,6 +9,7 @@ Only a plain configuration mapping is read; nothing of ``firmware/`` is imported
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -20,12 +21,16 @@ from hw_sim.world import CameraSpec, World
 
 
 @contextmanager
-def simulated_device(conf: Mapping[str, Mapping[str, Any]], fast: bool) -> Iterator[World]:
-    """The simulated hardware under the drivers, storage faults under the data directory
-    included; everything is put back on exit."""
+def simulated_device(conf: Mapping[str, Mapping[str, Any]], fast: bool, *,
+                     start_utc: float | None = None,
+                     trace: str | os.PathLike[str] | None = None) -> Iterator[World]:
+    """The simulated hardware under the drivers, the simulated medium under the data
+    directory included (faults, power cuts, the operation ``trace``); the wall clock
+    starts at ``start_utc`` (the virtual clock's fixed start if None); everything is
+    put back on exit."""
     cam = conf["camera"]
     world = World(
-        VirtualClock(fast=fast),
+        VirtualClock(fast=fast) if start_utc is None else VirtualClock(fast=fast, start_utc=start_utc),
         camera=CameraSpec(
             size=(cam["width"], cam["height"]),
             fps=cam["fps"],
@@ -36,14 +41,14 @@ def simulated_device(conf: Mapping[str, Mapping[str, Any]], fast: bool) -> Itera
         button_pin=conf["button"]["pin"],
         button_active_low=conf["button"]["active_low"],
     )
-    storage = StorageSim(world, conf["storage"]["data_dir"])
+    storage = StorageSim(world, conf["storage"]["data_dir"], trace=trace)
     world.medium = storage
     hw_sim.install(world)
     storage.install()
     try:
         yield world
     finally:
-        storage.uninstall()
+        storage.close()
         hw_sim.uninstall()
         from hw_sim import fake_spidev
 

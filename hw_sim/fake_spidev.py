@@ -85,6 +85,22 @@ class Port:
 
 _ports: dict[tuple[int, int], Port] = {}
 _ports_lock = threading.Lock()
+#: The /dev/spidev<bus>.<device> nodes of a Pi with ``dtparam=spi=on`` (what deploy.sh
+#: sets): spi0 with its two chip selects. Other buses need a dtoverlay (spi1-3cs, ...).
+DEFAULT_NODES = frozenset({(0, 0), (0, 1)})
+_nodes: set[tuple[int, int]] = set(DEFAULT_NODES)
+
+
+def enable(bus: int, device: int) -> None:
+    """Make /dev/spidev<bus>.<device> exist (a dtoverlay enabling that bus)."""
+    with _ports_lock:
+        _nodes.add((int(bus), int(device)))
+
+
+def disable(bus: int) -> None:
+    """Remove every /dev/spidev<bus>.* node (SPI off for that bus in config.txt)."""
+    with _ports_lock:
+        _nodes.difference_update({n for n in _nodes if n[0] == int(bus)})
 
 
 def port(bus: int, device: int) -> Port:
@@ -106,9 +122,11 @@ def attach(bus: int, device: int, sink: Sink | None = None, *, realtime: bool = 
 
 
 def reset() -> None:
-    """Forget every port (between tests and simulation runs)."""
+    """Forget every port and go back to :data:`DEFAULT_NODES` (between tests and runs)."""
     with _ports_lock:
         _ports.clear()
+        _nodes.clear()
+        _nodes.update(DEFAULT_NODES)
 
 
 def _as_bytes(values: Any, what: str) -> memoryview:
@@ -148,6 +166,11 @@ class SpiDev:
 
     def open(self, bus: int, device: int) -> None:
         """Connect to /dev/spidev<bus>.<device>."""
+        if not isinstance(bus, int) or not isinstance(device, int):
+            raise TypeError("open() argument must be int")  # PyArg_ParseTuple "ii"
+        if (bus, device) not in _nodes:
+            # open("/dev/spidevB.D") fails; py-spidev raises from errno (spidev_module.c:1341).
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
         self._port = port(bus, device)
         self._port.opens += 1
         self._mode, self._bits, self._speed = 0, 8, DEFAULT_SPEED_HZ

@@ -1,13 +1,13 @@
-"""Storage faults under the evidence directory: a full card, I/O errors.
+"""The simulated medium under the evidence directory: faults, and what a power cut keeps.
 
 The firmware writes evidence through the operating system's file calls
-(``os.open``/``write``/``writev``/``fsync``, ``os.statvfs`` for free space), so
-this is the library surface the simulation replaces, the way the fake
-``picamera2`` replaces the camera: while installed, those ``os`` functions are
-wrapped, and calls on files under ``root`` see the simulated medium; every
-other file in the process is untouched. A real full or failing file system
-would need root (a tiny tmpfs, a device-mapper error target), which CI does
-not have.
+(``os.open``/``write``/``writev``/``fsync``, ``os.replace``/``link``/``unlink``,
+``os.mkdir``, ``os.statvfs`` for free space), so this is the library surface the
+simulation replaces, the way the fake ``picamera2`` replaces the camera: while
+installed, those ``os`` functions are wrapped, and calls on files under ``root``
+see the simulated medium; every other file in the process is untouched. A real
+full or failing file system would need root (a tiny tmpfs, a device-mapper error
+target), which CI does not have.
 
 - ``storage_full`` (scenario key ``free_bytes``): from that moment the medium
   has that many bytes left. A write that does not fit is cut short, the next
@@ -15,47 +15,78 @@ not have.
   under ``root`` gives its bytes back, so a reserve file the firmware keeps
   can be released to make room, and the free space ``os.statvfs`` reports is
   the simulated one.
+- ``storage_free``: the card was offloaded: from then on the real file system's
+  free space again, so the firmware's retry and its reserve come back.
 - ``io_error`` (``count``, ``op`` = write, fsync or any): the next ``count``
   such calls on files under ``root`` fail with EIO, as a failing card's do.
 - ``storage_readonly``: opening a file under ``root`` for writing fails with
   EROFS, as after the kernel remounts a failing card read-only.
 - ``fsync_delay_s`` (an attribute, for the benchmarks): every fsync under
   ``root`` takes at least this long in real time, as on a slow SD card.
+- ``power_cut`` (``mode`` strict or torn, ``seed``): the data directory is
+  rewritten to what :class:`hw_sim.medium.DurableMedium` says survives (only
+  what was fsync'd; torn: plus a prefix of what was pending), then the
+  process dies. Every call that changes the medium is an *operation*, counted
+  by :meth:`World.medium_op`, so a scenario can cut after exactly the n-th.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
+import json
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any
 
+from hw_sim.medium import DurableMedium, FileNode
 from hw_sim.world import Fault, World
 
-_WRAPPED = ("open", "write", "writev", "fsync", "fdatasync", "statvfs", "unlink", "remove",
-            "ftruncate")
+_WRAPPED = ("open", "close", "write", "writev", "fsync", "fdatasync", "statvfs", "unlink",
+            "remove", "ftruncate", "replace", "rename", "link", "mkdir", "rmdir")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+#: The medium lost power: nothing reaches it any more (the process is about to die).
+_DEAD = errno.EIO
 
 
 class StorageSim:
-    """The simulated medium under ``root``; subscribe to the world's storage faults."""
+    """The simulated medium under ``root``; subscribe to the world's storage faults.
 
-    def __init__(self, world: World, root: str | os.PathLike[str]) -> None:
+    ``trace``: a file (outside ``root``) that gets one JSON line per medium
+    operation when the run ends or the power is cut (``bodycam run --storage-trace``).
+    """
+
+    def __init__(self, world: World, root: str | os.PathLike[str], *,
+                 trace: str | os.PathLike[str] | None = None) -> None:
+        self.world = world
         self.root = os.path.realpath(root)
         self.free: int | None = None  # None: the real file system's numbers
         self.failures: dict[str, int] = {}
         self.readonly = False
         self.fsync_delay_s = 0.0
+        self.dead = False
+        self.medium: DurableMedium | None = None
+        self.trace_path = None if trace is None else Path(trace)
+        if self.trace_path is not None:
+            world.op_trace = []
+        self._fds: dict[int, bool] = {}  # our open fds under root -> opened with O_APPEND
         self._real: dict[str, Any] = {}
         world.on_fault("storage_full", self._full)
+        world.on_fault("storage_free", self._freed)
         world.on_fault("io_error", self._io_error)
         world.on_fault("storage_readonly", self._readonly)
+        world.on_fault("power_cut", self._power_cut)
 
     # -- faults ------------------------------------------------------------------------
 
     def _full(self, fault: Fault) -> None:
         self.free = int(fault.params.get("free_bytes", 0))
+
+    def _freed(self, _fault: Fault) -> None:
+        """The card was offloaded: the real file system's free space again."""
+        self.free = None
 
     def _readonly(self, _fault: Fault) -> None:
         self.readonly = True
@@ -64,27 +95,50 @@ class StorageSim:
         op = str(fault.params.get("op", "write"))
         self.failures[op] = self.failures.get(op, 0) + int(fault.params.get("count", 1))
 
+    def _power_cut(self, fault: Fault) -> None:
+        """Leave on disk only what survives; nothing under ``root`` works afterwards."""
+        if self.dead or self.medium is None:
+            return
+        medium = self.medium
+        self.uninstall()  # the rewrite uses the real calls
+        self.dead = True
+        torn = fault.params.get("mode", "strict") == "torn"
+        rng = random.Random(int(fault.params.get("seed", 0))) if torn else None
+        pending = medium.pending_counts()
+        dropped = medium.cut(rng)
+        self.world.log("power_cut_medium", mode="torn" if torn else "strict", **pending,
+                       **dropped)
+        self.install()  # so that whatever still runs before the kill finds a dead medium
+
     # -- install -----------------------------------------------------------------------
 
     def install(self) -> None:
         """Wrap the ``os`` calls; :meth:`uninstall` puts the originals back."""
         if self._real:
             return
+        os.makedirs(self.root, exist_ok=True)
+        if self.medium is None:
+            self.medium = DurableMedium(self.root)
         self._real = {name: getattr(os, name) for name in _WRAPPED}
-        os.open = self._open
-        os.write = self._write
-        os.writev = self._writev
-        os.fsync = self._fsync
-        os.fdatasync = self._fdatasync
-        os.statvfs = self._statvfs
-        os.unlink = self._unlink
-        os.remove = self._unlink
-        os.ftruncate = self._ftruncate
+        for name in _WRAPPED:
+            setattr(os, name, getattr(self, "_" + name))
 
     def uninstall(self) -> None:
         for name, fn in self._real.items():
             setattr(os, name, fn)
         self._real = {}
+
+    def close(self) -> None:
+        """Put the ``os`` calls back and write the operation trace, if one was asked for."""
+        self.uninstall()
+        self.write_trace()
+
+    def write_trace(self) -> None:
+        if self.trace_path is None or self.world.op_trace is None:
+            return
+        with open(self.trace_path, "w", encoding="utf-8") as f:
+            for entry in self.world.op_trace:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
 
     # -- which calls are ours ----------------------------------------------------------
 
@@ -92,13 +146,26 @@ class StorageSim:
         real = os.path.realpath(path)
         return real == self.root or real.startswith(self.root + os.sep)
 
+    def _ours(self, path: Any, dir_fd: int | None = None) -> bool:
+        return dir_fd is None and not isinstance(path, int) and self._path_under_root(path)
+
     def _fd_under_root(self, fd: int) -> bool:
-        try:
-            return self._path_under_root(os.readlink(f"/proc/self/fd/{fd}"))
+        if fd in self._fds:
+            return True
+        try:  # opened before install (e.g. the audit log of a test)
+            ours = self._path_under_root(os.readlink(f"/proc/self/fd/{fd}"))
         except OSError:
             return False
+        if ours:
+            self._fds[fd] = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+        return ours
+
+    def _rel(self, path: Any) -> str:
+        return os.path.relpath(os.path.realpath(path), self.root)
 
     def _maybe_fail(self, op: str) -> None:
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power")
         for key in (op, "any"):
             if self.failures.get(key, 0) > 0:
                 self.failures[key] -= 1
@@ -111,23 +178,52 @@ class StorageSim:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return self.free
 
+    def _op(self, kind: str, path: Any, **detail: Any) -> None:
+        """One operation on the medium happened: count it (a power cut may follow)."""
+        self.world.medium_op(kind, path=path if isinstance(path, str) else self._rel(path),
+                             **detail)
+
+    def _fd_path(self, fd: int) -> str:
+        return self._rel(os.readlink(f"/proc/self/fd/{fd}"))
+
     # -- the wrapped calls -------------------------------------------------------------
 
     def _open(self, path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
-        if self.readonly and flags & _WRITE_FLAGS and dir_fd is None and self._path_under_root(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return self._real["open"](path, flags, mode, dir_fd=dir_fd)
+        if not self._ours(path, dir_fd):
+            return self._real["open"](path, flags, mode, dir_fd=dir_fd)
+        assert self.medium is not None
+        if flags & _WRITE_FLAGS:
+            if self.dead:
+                raise OSError(_DEAD, "the medium lost power", str(path))
+            if self.readonly:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        creates = bool(flags & os.O_CREAT) and not os.path.lexists(path)
+        node = None if creates or not flags & os.O_TRUNC else self.medium.node_at(str(path))
+        if isinstance(node, FileNode):
+            self.medium.before_truncate(node, str(path), 0)
+        fd = self._real["open"](path, flags, mode, dir_fd=dir_fd)
+        self._fds[fd] = bool(flags & os.O_APPEND)
+        if creates:
+            self.medium.created(str(path))
+            self._op("create", path)
+        elif isinstance(node, FileNode):
+            self.medium.truncated(node, 0)
+            self._op("truncate", path, length=0)
+        return fd
+
+    def _close(self, fd: int) -> None:
+        self._fds.pop(fd, None)
+        self._real["close"](fd)
+
+    def _offset(self, fd: int) -> int:
+        if self._fds[fd]:
+            return os.fstat(fd).st_size
+        return os.lseek(fd, 0, os.SEEK_CUR)
 
     def _write(self, fd: int, data: Any) -> int:
         if not self._fd_under_root(fd):
             return self._real["write"](fd, data)
-        self._maybe_fail("write")
-        room = self._room()
-        view = memoryview(data).cast("B")
-        n = self._real["write"](fd, view if room is None else view[:room])
-        if self.free is not None:
-            self.free -= n
-        return n
+        return self._writev(fd, [data])
 
     def _writev(self, fd: int, buffers: Any) -> int:
         if not self._fd_under_root(fd):
@@ -143,22 +239,33 @@ class StorageSim:
                 cut.append(v[:room])
                 room -= len(cut[-1])
             views = cut
+        assert self.medium is not None
+        offset = self._offset(fd)
+        node = self.medium.before_write(fd, offset)
         n = self._real["writev"](fd, views)
         if self.free is not None:
             self.free -= n
+        if node is not None and n:
+            self.medium.wrote(node, offset, b"".join(views)[:n])
+            self._op("write", self._fd_path(fd), offset=offset, bytes=n)
         return n
 
+    def _sync(self, fd: int, name: str) -> None:
+        if not self._fd_under_root(fd):
+            self._real[name](fd)
+            return
+        self._maybe_fail("fsync")
+        self._slow()
+        self._real[name](fd)
+        assert self.medium is not None
+        self.medium.synced(fd)
+        self._op(name, self._fd_path(fd))
+
     def _fsync(self, fd: int) -> None:
-        if self._fd_under_root(fd):
-            self._maybe_fail("fsync")
-            self._slow()
-        self._real["fsync"](fd)
+        self._sync(fd, "fsync")
 
     def _fdatasync(self, fd: int) -> None:
-        if self._fd_under_root(fd):
-            self._maybe_fail("fsync")
-            self._slow()
-        self._real["fdatasync"](fd)
+        self._sync(fd, "fdatasync")
 
     def _slow(self) -> None:
         if self.fsync_delay_s > 0:
@@ -175,21 +282,94 @@ class StorageSim:
         return os.statvfs_result(fields)
 
     def _unlink(self, path: Any, *, dir_fd: int | None = None) -> None:
+        if not self._ours(path, dir_fd):
+            self._real["unlink"](path, dir_fd=dir_fd)
+            return
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power", str(path))
+        assert self.medium is not None
         size = 0
-        ours = dir_fd is None and self.free is not None and self._path_under_root(path)
-        if ours:
+        if self.free is not None:
             try:
                 size = Path(path).stat().st_size
             except OSError:
                 size = 0
-        self._real["unlink"](path, dir_fd=dir_fd)
-        if ours:
+        self.medium.before_remove(str(path))
+        self._real["unlink"](path)
+        self.medium.removed(str(path))
+        if self.free is not None:
             self.free = (self.free or 0) + size
+        self._op("unlink", path)
+
+    _remove = _unlink
 
     def _ftruncate(self, fd: int, length: int) -> None:
-        before = None
-        if self.free is not None and self._fd_under_root(fd):
-            before = os.fstat(fd).st_size
+        if not self._fd_under_root(fd):
+            self._real["ftruncate"](fd, length)
+            return
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power")
+        assert self.medium is not None
+        before = os.fstat(fd).st_size
+        node = self.medium.node_of_fd(fd)
+        if isinstance(node, FileNode):
+            self.medium.before_truncate(node, fd, length)
         self._real["ftruncate"](fd, length)
-        if before is not None and before > length:
+        if isinstance(node, FileNode):
+            self.medium.truncated(node, length)
+        if self.free is not None and before > length:
             self.free = (self.free or 0) + before - length
+        self._op("truncate", self._fd_path(fd), length=length)
+
+    def _move(self, name: str, src: Any, dst: Any, *, src_dir_fd: int | None = None,
+              dst_dir_fd: int | None = None) -> None:
+        if not (self._ours(src, src_dir_fd) and self._ours(dst, dst_dir_fd)):
+            self._real[name](src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+            return
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power", str(src))
+        assert self.medium is not None
+        self.medium.before_rename(str(dst))
+        self._real[name](src, dst)
+        self.medium.renamed(str(src), str(dst))
+        self._op("rename", src, to=self._rel(dst))
+
+    def _replace(self, src: Any, dst: Any, **kw: Any) -> None:
+        self._move("replace", src, dst, **kw)
+
+    def _rename(self, src: Any, dst: Any, **kw: Any) -> None:
+        self._move("rename", src, dst, **kw)
+
+    def _link(self, src: Any, dst: Any, **kw: Any) -> None:
+        if kw or not (self._ours(src) and self._ours(dst)):
+            self._real["link"](src, dst, **kw)
+            return
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power", str(dst))
+        assert self.medium is not None
+        self._real["link"](src, dst)
+        self.medium.linked(str(dst))
+        self._op("link", dst, source=self._rel(src))
+
+    def _mkdir(self, path: Any, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        if not self._ours(path, dir_fd):
+            self._real["mkdir"](path, mode, dir_fd=dir_fd)
+            return
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power", str(path))
+        assert self.medium is not None
+        self._real["mkdir"](path, mode)
+        self.medium.created(str(path), directory=True)
+        self._op("mkdir", path)
+
+    def _rmdir(self, path: Any, *, dir_fd: int | None = None) -> None:
+        if not self._ours(path, dir_fd):
+            self._real["rmdir"](path, dir_fd=dir_fd)
+            return
+        if self.dead:
+            raise OSError(_DEAD, "the medium lost power", str(path))
+        assert self.medium is not None
+        self.medium.before_remove(str(path))
+        self._real["rmdir"](path)
+        self.medium.removed(str(path))
+        self._op("rmdir", path)

@@ -1,52 +1,72 @@
-"""The simulated pins: the electrical model under the fake ``RPi.GPIO`` (``world.gpio``).
+"""The simulated header: the electrical state of each GPIO line (BCM numbers).
 
-Numbered BCM: input levels the simulation drives (:meth:`PinBank.drive`), pulls,
-output levels with a virtual-time history, PWM settings. Level changes reach
-edge listeners synchronously on the clock thread. Each bank also carries the
-library's per-process state (mode, channels, edge detection), per world.
+:class:`PinBank` (``world.gpio``) is what a multimeter would see: input levels the
+simulation drives (:meth:`PinBank.drive`), pulls, output levels with a
+virtual-time history, PWM settings, and which lines are held and by whom (the
+kernel's SPI driver, this process). Level changes reach edge listeners
+synchronously on the thread that made them (the clock's, in a scenario).
+
+No library API lives here: the real rpi-lgpio package runs over
+``hw_sim.fake_lgpio``, which keeps its claims and edge detection on this bank.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import IntEnum
+from typing import Any
 
 from hw_sim.clock import VirtualClock
-from hw_sim.gpio_constants import HIGH, LOW, PUD_UP
 
-if TYPE_CHECKING:
-    from hw_sim.fake_gpio import PWM
+HIGH = 1
+LOW = 0
+
+#: Lines spi0 takes when ``dtparam=spi=on`` (CE1, CE0, MISO, MOSI, SCLK): the kernel's
+#: spi-bcm2835 / dw-spi driver requests them, so user space gets "GPIO busy".
+SPI0_LINES = {7: "spi0 CS1", 8: "spi0 CS0", 9: "spi0 MISO", 10: "spi0 MOSI", 11: "spi0 SCLK"}
+
+
+class Pull(IntEnum):
+    """The bias of an input line (values as RPi.GPIO numbers its PUD_* constants)."""
+
+    OFF = 20
+    DOWN = 21
+    UP = 22
+
 
 EdgeListener = Callable[[int, int, float], Any]
 
 
 class PinBank:
-    """The simulated pins (BCM numbers); ``world.gpio``.
+    """The simulated pins; ``world.gpio``.
 
     ``history`` lists output *changes* as ``(t_monotonic, pin, level)``, the
-    initial level set by ``setup(OUT)`` included, so a test can assert an exact
-    LED or buzzer pattern. ``pwm_history`` lists ``(t, pin, frequency, duty)``
-    with duty None when the PWM stops.
+    initial level of a line claimed as output included, so a test can assert an
+    exact LED or buzzer pattern. ``pwm_history`` lists ``(t, pin, frequency, duty)``
+    with duty None when the PWM stops. ``kernel`` maps a line a kernel driver holds
+    to its consumer name (``gpioinfo`` shows it ``[used]``); ``owner`` maps a line a
+    user-space process claimed to that process's token.
     """
 
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(self, clock: VirtualClock, *, spi0: bool = True) -> None:
         self.clock = clock
         self.history: list[tuple[float, int, int]] = []
         self.pwm_history: list[tuple[float, int, float, float | None]] = []
+        self.kernel: dict[int, str] = dict(SPI0_LINES) if spi0 else {}
+        #: False: /dev/gpiochip0 cannot be opened (a user outside the 'gpio' group).
+        self.chip_access = True
+        self.owner: dict[int, object] = {}
         self._driven: dict[int, int] = {}
-        self._pull: dict[int, int] = {}
+        self._pull: dict[int, Pull] = {}
         self._outputs: dict[int, int] = {}
         self._is_output: set[int] = set()
         self._listeners: dict[int, list[EdgeListener]] = {}
-        #: RPi.GPIO's per-process state (mode, channels, edge detection), per world.
-        self.lib = LibState()
 
     # -- what the simulation does to the pins -------------------------------
 
     def drive(self, pin: int, level: int, at: float | None = None) -> None:
         """An external circuit drives ``pin`` to ``level`` (now, or at monotonic ``at``)."""
-        level = to_level(level)
+        level = 1 if level else 0
         if at is not None:
             self.clock.call_at(at, self.drive, pin, level)
             return
@@ -65,7 +85,15 @@ class PinBank:
             return self._outputs.get(pin, LOW)
         if pin in self._driven:
             return self._driven[pin]
-        return HIGH if self._pull.get(pin) == PUD_UP else LOW
+        return HIGH if self._pull.get(pin) == Pull.UP else LOW
+
+    def is_output(self, pin: int) -> bool:
+        """Whether the line is driven by the SoC (claimed as an output)."""
+        return pin in self._is_output
+
+    def pull(self, pin: int) -> Pull | None:
+        """The bias last set on an input line (None: never set, the kernel's default)."""
+        return self._pull.get(pin)
 
     def output_level(self, pin: int) -> int | None:
         """The last level written to an output pin (None if never an output)."""
@@ -85,27 +113,27 @@ class PinBank:
         if fn in fns:
             fns.remove(fn)
 
-    # -- what the library does to the pins ----------------------------------
+    # -- what a driver does to the pins -------------------------------------
 
-    def configure_input(self, pin: int, pull: int) -> None:
-        """Make ``pin`` an input with pull ``PUD_*`` (changes the level if floating)."""
+    def configure_input(self, pin: int, pull: int | None) -> None:
+        """Make ``pin`` an input; ``pull`` a :class:`Pull` or None to keep the bias."""
 
         def apply() -> None:
             self._is_output.discard(pin)
-            self._pull[pin] = pull
+            if pull is not None:
+                self._pull[pin] = Pull(pull)
 
         self._change(pin, apply)
 
     def configure_output(self, pin: int, level: int) -> None:
         """Make ``pin`` an output at ``level`` (recorded in history)."""
         self._is_output.add(pin)
-        self._pull.pop(pin, None)
         self._outputs.pop(pin, None)
         self.set_output(pin, level)
 
     def set_output(self, pin: int, level: int) -> None:
         """Write an output level; a change is appended to :attr:`history`."""
-        level = to_level(level)
+        level = 1 if level else 0
         if self._outputs.get(pin) != level:
             self._outputs[pin] = level
             self.history.append((self.clock.monotonic(), pin, level))
@@ -122,34 +150,3 @@ class PinBank:
             t = self.clock.monotonic()
             for fn in list(self._listeners.get(pin, ())):
                 fn(pin, after, t)
-
-
-def to_level(value: Any) -> int:
-    """0 or 1 from an int or bool (any non-zero int is HIGH, as in RPi.GPIO)."""
-    try:
-        return 1 if int(value) else 0
-    except (TypeError, ValueError):
-        raise ValueError("Value must be an integer/boolean or a list/tuple of integers/booleans") from None
-
-
-# -- RPi.GPIO's per-process state ---------------------------------------------
-
-
-@dataclass
-class Detect:
-    channel: int  # as the user named it (BOARD or BCM), passed to callbacks
-    edge: int
-    bouncetime: float  # seconds; 0 = none
-    callbacks: list[Callable[[int], Any]] = field(default_factory=list)
-    lastcall: float | None = None
-    occurred: bool = False
-    listener: EdgeListener | None = None
-
-
-@dataclass
-class LibState:
-    mode: int | None = None
-    warnings: bool = True
-    directions: dict[int, int] = field(default_factory=dict)
-    detects: dict[int, Detect] = field(default_factory=dict)
-    pwms: dict[int, PWM] = field(default_factory=dict)

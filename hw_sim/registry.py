@@ -21,7 +21,7 @@ def current() -> World:
     if _current is None:
         raise RuntimeError(
             "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the fake picamera2 / RPi.GPIO / spidev"
+            "before using the fake picamera2 / lgpio / spidev"
         )
     return _current
 

@@ -72,8 +72,13 @@ ACTIONS: dict[str, dict[str, _Key]] = {
     "press": {},
     "double_press": {},
     "hold": {"seconds": _Key(_NUMBER, True, check=_positive)},
-    "power_cut": {},
+    "power_cut": {
+        "mode": _Key(_STRING, default="strict", check=_one_of("strict", "torn")),
+        "seed": _Key(_INT, default=0),
+        "op": _Key(_INT, check=_at_least(1)),
+    },
     "storage_full": {"free_bytes": _Key(_INT, default=0, check=_at_least(0))},
+    "storage_free": {},
     "io_error": {
         "count": _Key(_INT, default=1, check=_at_least(1)),
         "op": _Key(_STRING, default="write", check=_one_of("write", "fsync", "any")),
@@ -116,8 +121,13 @@ class Scenario:
         Call it before or after the camera starts: until ``world.frame_origin`` is
         known the scheduling waits for it. With ``stop_at_end`` the clock is
         stopped at scenario time ``duration``, after every event due then, so frames
-        0 .. duration*fps-1 are captured.
+        0 .. duration*fps-1 are captured. A ``power_cut`` with ``op`` is armed at
+        once (operations are counted from the start of the run, boot included).
         """
+        for ev in self.events:
+            if ev.action == "power_cut" and "op" in ev.params:
+                # Counted from the start of the run (boot included), so armed now.
+                world.cut_after_op(ev.params["op"], ev.params["mode"], ev.params["seed"])
         world.on_frame_origin(lambda origin: self._schedule(world, origin, stop_at_end))
 
     def _schedule(self, world: World, origin: float, stop_at_end: bool) -> None:
@@ -140,8 +150,8 @@ class Scenario:
                 if p.get("source") is not None:
                     clock.call_at(t, clock.set_source, p["source"])
             elif ev.action == "power_cut":
-                clock.call_at(t, world.power_cut)
-            else:  # storage_full, io_error: for whoever subscribed with world.on_fault
+                clock.call_at(t, world.power_cut, p["mode"], p["seed"])
+            else:  # storage_full, storage_free, io_error: for whoever subscribed with world.on_fault
                 clock.call_at(t, _inject, world, ev.action, p)
         if stop_at_end:
             clock.call_at(origin + self.duration, clock.stop)

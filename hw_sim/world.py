@@ -38,7 +38,8 @@ BOUNCE_PAIRS = (2, 4)
 BOUNCE_GAP = (0.0001, 0.0008)
 
 #: Faults the world knows; scenario actions with the same names inject them.
-FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_readonly", "io_error", "power_cut")
+FAULTS = ("camera_stall", "clock_step", "storage_full", "storage_free", "storage_readonly",
+          "io_error", "power_cut")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,13 @@ class World:
         #: The simulated evidence medium (``hw_sim.fake_storage.StorageSim``), once attached.
         self.medium: Any = None
         #: What power_cut() does; tests may replace it (default: SIGKILL this process).
+        #: A replacement should raise: nothing of the firmware may run after a cut.
         self.power_cut_action: Callable[[], Any] = _kill_self
+        #: Operations on the medium so far (storage calls, TPM counter increments).
+        self.op_count = 0
+        #: One dict per operation when tracing (``[]`` turns it on), else None.
+        self.op_trace: list[dict[str, Any]] | None = None
+        self._cut_after_op: tuple[int, dict[str, Any]] | None = None
 
     # -- log and time base --------------------------------------------------
 
@@ -234,15 +241,46 @@ class World:
         self.clock.step(seconds)
         self.inject_fault("clock_step", seconds=seconds)
 
-    def power_cut(self) -> None:
+    def power_cut(self, mode: str = "strict", seed: int = 0) -> None:
         """Die at once like a pulled battery: no finally blocks, no atexit, no flush.
 
-        Only a test that replaced :attr:`power_cut_action` sees this return; the clock
-        is then stopped, since nothing runs after a power cut.
+        The simulated medium (``hw_sim.fake_storage``) subscribes to the fault and
+        leaves on disk only what was durable (``mode`` strict) or that plus a seeded
+        random prefix of what was pending (torn). Only a test that replaced
+        :attr:`power_cut_action` sees this return; the clock is then stopped.
         """
-        self.inject_fault("power_cut")
+        self._cut_after_op = None
+        self.inject_fault("power_cut", mode=mode, seed=seed)
         self.power_cut_action()
         self.clock.stop()
+
+    # -- operations on the medium: the points where power can fail ----------
+
+    def medium_op(self, kind: str, **detail: Any) -> None:
+        """Something that decides what survives a power cut just happened: a storage
+        write, fsync, create, rename or unlink (the simulated medium reports those),
+        or, for a simulated TPM, a counter increment (call this right after it).
+
+        It is counted (and traced, if :attr:`op_trace` is a list); if a cut was
+        asked for after this many operations (:meth:`cut_after_op`), the power
+        fails here, before the caller's next line runs.
+        """
+        self.op_count += 1
+        if self.op_trace is not None:
+            origin = self.frame_origin
+            t = None if origin is None else round(self.clock.monotonic() - origin, 6)
+            self.op_trace.append({"op": self.op_count, "t": t, "kind": kind, **detail})
+        cut = self._cut_after_op
+        if cut is not None and self.op_count >= cut[0]:
+            self.power_cut(**cut[1])
+
+    def cut_after_op(self, op: int, mode: str = "strict", seed: int = 0) -> None:
+        """Cut the power right after operation number ``op`` (counted from 1)."""
+        if op < 1:
+            raise ValueError("operations are numbered from 1")
+        self._cut_after_op = (op, {"mode": mode, "seed": seed})
+        if self.op_count >= op:
+            self.power_cut(mode, seed)
 
 
 def _kill_self() -> None:

@@ -26,6 +26,8 @@ from evidence.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTEGRITY,
     EXIT_OK,
+    EXIT_USAGE,
+    BodycamError,
     EvidenceInputError,
     OutputExistsError,
     WrongKeyError,
@@ -41,6 +43,7 @@ from evidence.primitives import (
 )
 from evidence.reader import TRUNCATED, SegmentScan
 from evidence.timefmt import iso_or_none
+from office.progress import SILENT, Progress
 from office.remux import RemuxError, remux_to_mp4
 from office.verify import RecordingResult, VerifyReport, verify_tree
 
@@ -49,6 +52,7 @@ REFUSED = "refused"
 FAILED = "failed"
 EMPTY = "empty"
 SKIPPED = "already exported"
+OTHER_KEY = "sealed to another key"  # a usage matter (exit 2), not an integrity one
 
 
 @dataclass
@@ -85,10 +89,13 @@ class ExportReport:
 
     @property
     def exit_code(self) -> int:
-        """1 if anything failed integrity or export, 3 if something was incomplete, else 0."""
+        """1 if anything failed integrity or export, 2 if a recording is sealed to
+        another custodian key, 3 if something was incomplete, else 0."""
         if any(i.outcome in (REFUSED, FAILED) or (i.verification not in ("intact", TRUNCATED))
                for i in self.items):
             return EXIT_INTEGRITY
+        if any(i.outcome == OTHER_KEY for i in self.items):
+            return EXIT_USAGE
         if any(i.verification == TRUNCATED for i in self.items):
             return EXIT_INCOMPLETE
         return EXIT_OK
@@ -170,7 +177,8 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "first_pts_us": t0,
         "bookmarks": [dict(b, utc=iso_or_none(b["utc_us"]), offset_s=at(b["pts_us"]))
                       for b in info.get("bookmarks", [])],
-        "gaps": [dict(g, start_offset_s=at(g["start_pts_us"]), end_offset_s=at(g["end_pts_us"]))
+        "gaps": [dict(g, start_offset_s=at(g["start_pts_us"]), end_offset_s=at(g["end_pts_us"]),
+                      seconds=round((g["end_pts_us"] - g["start_pts_us"]) / 1e6, 3))
                  for g in info.get("gaps", [])],
         "verification": {k: verification[k] for k in
                          ("status", "key", "verified", "problems", "notes", "recovered")},
@@ -179,6 +187,27 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "segments": [{"file": s.path.name, "sha256": s.sha256.hex(), "chunks": len(s.chunks)}
                      for s in (c.usable if forced else c.segments) if s.chunks],
     }
+
+
+def _earlier_export_damage(mp4: Path, side: Path) -> str | None:
+    """Why an earlier export cannot be trusted, or None if its MP4 matches its sidecar."""
+    try:
+        want = json.loads(side.read_text()).get("mp4_sha256")
+    except (OSError, ValueError, AttributeError):
+        return f"{side.name} is not a readable sidecar"
+    try:
+        have = sha256_file(mp4)[0].hex()
+    except OSError as exc:
+        return f"{mp4.name} cannot be read ({exc.strerror or exc})"
+    if have != want:
+        return f"{mp4.name} does not have the SHA-256 its sidecar records (altered or cut)"
+    return None
+
+
+class Interrupted(BodycamError):
+    """Ctrl-C during an export: says what was written and what was left."""
+
+    exit_code = 130
 
 
 def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: str,
@@ -201,22 +230,30 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
     foreign = [s for s in segs if s.header and s.header["custodian_key_id"] != my_kid]
     if foreign:
         theirs = (foreign[0].header or {})["custodian_key_id"]
+        item.outcome = OTHER_KEY
         item.message = (f"{foreign[0].path.name} is sealed to another custodian key "
                         f"({theirs[:16]}…), not this one "
-                        f"({my_kid[:16]}…)")
+                        f"({my_kid[:16]}…); export it with that custodian's key")
         return item
     stem = f"{c.device_id}_{c.recording_id}"
     mp4, side = out_dir / f"{stem}.mp4", out_dir / f"{stem}.json"
     if mp4.exists() and side.exists():
         # Exported before (recording ids are unique): keep it, never overwrite, go on
-        # with the rest, so exporting a growing tree into one folder just adds to it.
+        # with the rest, so exporting a growing tree into one folder just adds to it;
+        # but only once its MP4 still has the SHA-256 its sidecar recorded.
+        damage = _earlier_export_damage(mp4, side)
+        if damage:
+            item.mp4, item.sidecar = mp4, side
+            item.message = (f"an earlier export is damaged: {damage}; move {mp4.name} and "
+                            f"{side.name} away and export again")
+            return item
         item.outcome, item.mp4, item.sidecar = SKIPPED, mp4, side
         item.message = f"{mp4.name} is already in {out_dir}; left as it is"
         return item
     for p in (mp4, side):
         if p.exists():
             raise OutputExistsError(f"{p} already exists without its pair; refusing to "
-                                    "overwrite an export (move it away or choose another --out)")
+                                    "overwrite an export; move it away or choose another --out")
     work: Path | None = None
     try:
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
@@ -237,9 +274,9 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
     except _Fail as exc:
         item.message = str(exc)
         return item
-    except OSError as exc:
-        item.message = f"cannot write the export in {out_dir}: {exc.strerror or exc}"
-        return item
+    except OSError as exc:  # the output folder, not the evidence: a usage error
+        raise EvidenceInputError(f"cannot write {out_dir}: {exc.strerror or exc}; choose "
+                                 "another --out") from None
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
@@ -252,7 +289,7 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
 
 
 def export_tree(root: Path, custodian_key: Path, out_dir: Path, device_pubs: list[Path],
-                force: bool) -> ExportReport:
+                force: bool, progress: Progress = SILENT) -> ExportReport:
     """Verify ``root``, then decrypt and remux each recording into ``out_dir``."""
     custodian = load_custodian_private(Path(custodian_key))
     my_kid = key_id(x25519_raw(custodian.public_key()))
@@ -268,9 +305,20 @@ def export_tree(root: Path, custodian_key: Path, out_dir: Path, device_pubs: lis
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EvidenceInputError(f"{out_dir}: cannot create output directory: "
-                                 f"{exc.strerror or exc}") from None
+        raise EvidenceInputError(f"cannot write {out_dir}: {exc.strerror or exc}; choose "
+                                 "another --out") from None
     export = ExportReport(out_dir, report)
-    for result in report.recordings:
-        export.items.append(_export_one(result, custodian, my_kid, out_dir, force))
+    total = len(report.recordings)
+    try:
+        for n, result in enumerate(report.recordings, start=1):
+            progress(f"exporting {n}/{total}: {result.check.recording_id}")
+            export.items.append(_export_one(result, custodian, my_kid, out_dir, force))
+    except KeyboardInterrupt:
+        done = sum(1 for i in export.items if i.outcome == EXPORTED)
+        raise Interrupted(f"interrupted: {done} recording(s) exported to {out_dir}, "
+                          f"{total - len(export.items)} not yet; nothing half-written is left "
+                          "(each export appears whole or not at all); run the same command "
+                          "again to export the rest") from None
+    finally:
+        progress.done()
     return export

@@ -49,6 +49,11 @@ EMBEDDED = "key named inside the files: identity NOT established"
 
 
 
+def _gap_seconds(gap: dict[str, Any]) -> float:
+    """How long a manifest gap is, in seconds."""
+    return round((gap["end_pts_us"] - gap["start_pts_us"]) / 1e6, 3)
+
+
 @dataclass
 class RecordingResult:
     """The verdict on one recording."""
@@ -72,12 +77,13 @@ class RecordingResult:
             "status": c.status,
             "key": c.key_source,
             "utc_start": iso_or_none(info.get("utc_start_us")),
+            "start_pts_us": info.get("start_pts_us"),
             "clock_source": info.get("clock_source"),
             "manifest": c.manifest is not None and c.manifest.doc is not None,
             "recovered": bool(info.get("recovered", False)),
             "verified": c.totals(),
             "bookmarks": info.get("bookmarks", []),
-            "gaps": info.get("gaps", []),
+            "gaps": [dict(g, seconds=_gap_seconds(g)) for g in info.get("gaps", [])],
             "problems": [{"kind": p.kind, "file": p.file, "place": p.place,
                           "message": p.message} for p in c.problems],
             "notes": c.notes,
@@ -100,6 +106,10 @@ class RecordingResult:
         lines += [f"    {p.text()}" for p in c.problems if p.kind != TRUNCATED
                   or c.status == TRUNCATED]
         lines += [f"    note: {n}" for n in c.notes]
+        t0 = c.info.get("start_pts_us", 0)
+        lines += [f"    gap: {_gap_seconds(g):.3f} s of footage missing from "
+                  f"{(g['start_pts_us'] - t0) / 1e6:.3f} s ({g['reason']})"
+                  for g in c.info.get("gaps", [])]
         return lines
 
 
@@ -163,7 +173,7 @@ class VerifyReport:
         summary = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         verdict = {EXIT_OK: "all intact", EXIT_INCOMPLETE: "incomplete but untampered",
                    EXIT_INTEGRITY: "INTEGRITY PROBLEM"}[self.exit_code]
-        lines.append(f"{len(self.recordings)} recording(s): {summary} -> {verdict} "
+        lines.append(f"{len(self.recordings)} recording(s): {summary or 'none'} -> {verdict} "
                      f"(exit {self.exit_code})")
         return lines
 
@@ -175,7 +185,8 @@ def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
     for path in paths:
         device_id, key = load_device_pub(Path(path))
         if device_id in pins and raw_public(pins[device_id]) != raw_public(key):
-            raise KeyFileError(f"{path}: a second, different key for device {device_id!r}")
+            raise KeyFileError(f"{path}: a second, different key for device "
+                               f"{device_id!r}; give one device.pub per device")
         pins[device_id] = key
     return pins
 
@@ -183,27 +194,45 @@ def _load_pins(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
 def find_recordings(root: Path) -> tuple[list[Path], list[Path]]:
     """Recording directories and device.pub files under ``root``."""
     recs, pubs = [], []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+    denied: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=denied.append):
         dirnames.sort()
         if DEVICE_PUB in filenames:
             pubs.append(Path(dirpath) / DEVICE_PUB)
         if MANIFEST_NAME in filenames or any(SEG_FILE.match(f) for f in filenames):
             recs.append(Path(dirpath))
+    for exc in denied:  # a folder we may not read is not "no recordings"
+        if isinstance(exc, PermissionError):
+            raise _denied(exc.filename or root)
     return recs, pubs
+
+
+def _denied(path: object) -> EvidenceInputError:
+    return EvidenceInputError(f"{path}: permission denied: run as root or the bodycam user")
 
 
 def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
     """Check every recording under ``root``; pinned keys come from ``device_pubs``."""
     root = Path(root)
+    try:
+        os.stat(root)
+    except PermissionError:  # a folder above it may not be entered
+        raise _denied(root) from None
+    except OSError:
+        pass
     if not root.is_dir():
-        raise EvidenceInputError(f"{root}: no such directory (give the offloaded data "
-                                 "directory of a device)")
+        raise EvidenceInputError(f"{root}: no such directory; give the offloaded data "
+                                 "directory of a device")
     pins = _load_pins(list(device_pubs))
     rec_dirs, pub_files = find_recordings(root)
-    if not rec_dirs:
-        raise EvidenceInputError(f"{root}: no bodycam recordings found (expected "
+    if not rec_dirs and not (root / AUDIT_LOG).is_file():  # a log alone is still checked
+        raise EvidenceInputError(f"{root}: no bodycam recordings found; give the "
+                                 "offloaded data directory of a device (it holds "
                                  "recordings/<id>/seg-*.bcs and manifest.bcm)")
     report = VerifyReport(root)
+    if not rec_dirs:
+        report.notes.append("no recordings in this data directory: only its audit log "
+                            "was checked")
     tree_keys: dict[str, Ed25519PublicKey] = {}
     if not pins:
         for path in pub_files:
@@ -234,10 +263,14 @@ def verify_tree(root: Path, device_pubs: list[Path]) -> VerifyReport:
     report.recordings = [RecordingResult(r) for r in sorted(
         checks, key=lambda r: (r.device_id, r.recording_seq or 0, r.rel))]
     if (root / AUDIT_LOG).is_file():
+        if not os.access(root / AUDIT_LOG, os.R_OK):
+            raise _denied(root / AUDIT_LOG)
         # The log is the device's own: check its checkpoints with that device's key
         # (the one device the recordings name), never with another device's.
         devices = {r.device_id for r in checks if r.device_id}
         keys = pins or tree_keys
+        if not devices and len(keys) == 1:  # no recordings yet: the one key given
+            devices = set(keys)
         key = keys.get(next(iter(devices))) if len(devices) == 1 else None
         report.audit = verify_audit_log(root / AUDIT_LOG, key)
     return report

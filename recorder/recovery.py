@@ -61,8 +61,13 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
                        if (m := _SEG_FILE.match(p.name)))
     info = read_recording_info(rec_dir)
     if not seg_files and info is None:
-        if not any(rec_dir.iterdir()):
-            rec_dir.rmdir()  # created just before a crash: holds nothing at all
+        leftovers = list(rec_dir.iterdir())
+        if all(p.name.endswith(".tmp") and p.is_file() for p in leftovers):
+            # Created just before a crash: holds nothing, or only the temporary file of a
+            # recording.json that was never completed (not evidence: it never got its name).
+            for p in leftovers:
+                p.unlink()
+            rec_dir.rmdir()
             return f"removed empty recording directory {rec_dir.name} (left by a crash)"
         return f"left {rec_dir.name} alone: no segments and no recording.json"
     scans = [(index, scan_segment(path, own_key)) for index, path in seg_files]
@@ -92,7 +97,7 @@ def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | N
     cut = [e for e in entries if not e.complete]
     frames = sum(e.frames for e in entries)
     what = (f"{len(cut)} segment(s) cut ({', '.join(e.file for e in cut)})" if cut
-            else "all segments complete")
+            else "all segments complete" if frames else "no footage reached storage")
     extra = "; torn last line in events.jsonl ignored" if torn else ""
     return (f"recovered recording {rec_dir.name}: {len(entries)} segment(s), {what}, "
             f"{frames} frames verified; recovered manifest written{extra}")

@@ -25,6 +25,10 @@ from .tsmux import TsMuxer
 
 log = logging.getLogger(__name__)
 
+#: While the pre-roll goes out at the press, fsync after at most this many bytes
+#: (or ``fsync_interval`` of footage, whichever comes first).
+PREROLL_SYNC_BYTES = 4 * 1024 * 1024
+
 
 class SegmentSink(Protocol):
     """One open segment file (``recorder.segment_file.Segment``)."""
@@ -89,6 +93,8 @@ class RecordingWriter(Generic[S]):
         fsync_interval: float = 1.0,
         chunk_max_bytes: int = 4 * 1024 * 1024,
         gap_seconds: float = 2.0,
+        preroll_sync_seconds: float | None = None,
+        preroll_sync_bytes: int = PREROLL_SYNC_BYTES,
     ) -> None:
         self._rec = recording
         self._size = (width, height)
@@ -98,6 +104,11 @@ class RecordingWriter(Generic[S]):
         self._frame_us = round(1e6 / fps)
         self._gap_us = round(gap_seconds * 1e6)
         self._chunk_max = chunk_max_bytes
+        self._burst_sync_us = round((fsync_interval if preroll_sync_seconds is None
+                                     else preroll_sync_seconds) * 1e6)
+        self._burst_sync_bytes = preroll_sync_bytes
+        self._unsynced_first_us: int | None = None  # sealed, not yet fsync'd: from here
+        self._unsynced_bytes = 0
         self._origin_us: int | None = None
         self._seg: S | None = None
         self._mux: TsMuxer | None = None
@@ -118,7 +129,10 @@ class RecordingWriter(Generic[S]):
     # -- the path --------------------------------------------------------------------------
 
     def write_preroll(self, packets: Iterable[Packet]) -> None:
-        """Write the whole pre-roll at once and make it durable with one fsync."""
+        """Write the whole pre-roll at once, oldest first, durable as it goes: an fsync
+        after every ``fsync_interval`` of footage or ``preroll_sync_bytes`` sealed, so a
+        power cut in the middle keeps what was written before it (a single fsync at
+        the end would make the whole burst all or nothing)."""
         for pkt in packets:
             self._write(pkt, live=False)
         if self._seal() or self.stats.chunks:
@@ -141,6 +155,16 @@ class RecordingWriter(Generic[S]):
     def bookmark(self, pts_us: int, utc: float, label: str = "") -> None:
         """Mark a moment (the officer pressed while recording)."""
         self._rec.add_bookmark(pts_us=pts_us, utc=utc, label=label)
+
+    @property
+    def pending_first_pts_us(self) -> int | None:
+        """The first frame of the chunk not yet written (None: nothing pending)."""
+        return self._pending_first_us
+
+    @property
+    def frame_us(self) -> int:
+        """One frame's duration at the recording's rate (µs)."""
+        return self._frame_us
 
     def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
         """Record a stretch with no footage (camera stall) in the manifest."""
@@ -202,8 +226,8 @@ class RecordingWriter(Generic[S]):
             self._open_segment(pkt.pts_us)
         elif pkt.keyframe:
             # Chunk per GOP; segment per segment_seconds, cut at this keyframe.
-            if self._seal() and live:
-                self._sync()
+            if self._seal():
+                self._sealed(live)
             if pkt.pts_us - self._seg_start_us >= self._segment_us:
                 self._close_segment()
                 self._open_segment(pkt.pts_us)
@@ -227,8 +251,17 @@ class RecordingWriter(Generic[S]):
             live and pkt.pts_us + self._frame_us - self._pending_first_us >= self._fsync_us
         ):
             self._seal()
-            if live:
-                self._sync()
+            self._sealed(live)
+
+    def _sealed(self, live: bool) -> None:
+        """A chunk was sealed: live, fsync it at once; in the pre-roll burst, once
+        enough footage or bytes are waiting for their fsync."""
+        first = self._unsynced_first_us
+        if live or first is None or (
+            self._pending_last_us + self._frame_us - first >= self._burst_sync_us
+            or self._unsynced_bytes >= self._burst_sync_bytes
+        ):
+            self._sync()
 
     def _open_segment(self, start_us: int) -> None:
         if self._origin_us is None:
@@ -238,10 +271,13 @@ class RecordingWriter(Generic[S]):
         if self._gap is not None:
             gap_start, reason = self._gap
             self._gap = None
-            self._rec.add_gap(
-                start_pts_us=gap_start if gap_start is not None else start_us,
-                end_pts_us=start_us, reason=reason,
-            )
+            # A gap is footage missing: a seam where the next frame follows the last one
+            # on storage (the footage waited in RAM, none was lost) is no gap.
+            if gap_start is None or start_us - gap_start > self._frame_us * 3 // 2:
+                self._rec.add_gap(
+                    start_pts_us=gap_start if gap_start is not None else start_us,
+                    end_pts_us=start_us, reason=reason,
+                )
         self._seg_start_us = start_us
         self.stats.segments += 1
 
@@ -260,6 +296,9 @@ class RecordingWriter(Generic[S]):
         )
         self.stats.chunks += 1
         self.stats.bytes_sealed += len(data)
+        if self._unsynced_first_us is None:
+            self._unsynced_first_us = self._pending_last_us if first is None else first
+        self._unsynced_bytes += len(data)
         self._pending.clear()
         self._pending_bytes = 0
         self._pending_frames = 0
@@ -272,6 +311,8 @@ class RecordingWriter(Generic[S]):
         self._seg.sync()
         self.stats.fsyncs += 1
         self.stats.durable_pts_us = self.stats.last_pts_us
+        self._unsynced_first_us = None
+        self._unsynced_bytes = 0
 
     def _close_segment(self) -> None:
         if self._seg is None:
@@ -283,5 +324,7 @@ class RecordingWriter(Generic[S]):
         self._seal()
         self._rec.close_segment(self._seg)
         self.stats.durable_pts_us = self.stats.last_pts_us
+        self._unsynced_first_us = None
+        self._unsynced_bytes = 0
         self._seg = None
         self._mux = None

@@ -27,6 +27,9 @@ FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 #: Room kept free when closing a recording on a full medium: final chunk, trailer,
 #: manifest, audit entries and checkpoint.
 CLOSE_MARGIN = 512 * 1024
+#: The manifest's gap reason for footage held in RAM that did not fit at a stop on a
+#: full card (office/report_model.py knows it by its start).
+DROPPED_REASON = "held in RAM, dropped: the card was full at the stop"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class RecordingSession:
         self._free_bytes = free_bytes
         self._held = PreRecordBuffer(seconds=MAX_SECONDS, max_bytes=held_max_bytes)
         self._writer: RecordingWriter | None = None
+        #: Live packets handed to the writer since its last fsync: if the writer cannot
+        #: even close its segment after a failure, these go to the backlog, not lost.
+        self._unsynced: list[Packet] = []
         self.holding = False
         self.stats = RecordingStats()
 
@@ -105,10 +111,12 @@ class RecordingSession:
         if self.holding or self._writer is None:
             self._held.append(pkt)
             return None
+        self._unsynced.append(pkt)
         try:
             self._writer.write(pkt)
         except OSError as e:
             return self._fail(e)
+        self._trim_unsynced()
         return None
 
     def flush_due(self, now_pts_us: int) -> Fault | None:
@@ -119,6 +127,7 @@ class RecordingSession:
             self._writer.flush_due(now_pts_us)
         except OSError as e:
             return self._fail(e)
+        self._trim_unsynced()
         return None
 
     def bookmark(self, pts_us: int, utc: float) -> Fault | None:
@@ -169,11 +178,15 @@ class RecordingSession:
         dropped_s, dropped_from = 0.0, None
         try:
             if self.holding:  # last try to get what waited in RAM onto storage
-                held = self._fit(self._held.take(None))
-                if len(held[1]):
-                    dropped_s = (held[1][-1].pts_us - held[1][0].pts_us) / 1e6
-                    dropped_from = held[1][0].pts_us
-                writer.write_preroll(held[0])
+                kept, lost = self._fit(self._held.take(None))
+                if lost:
+                    dropped_s = (lost[-1].pts_us - lost[0].pts_us) / 1e6
+                    dropped_from = lost[0].pts_us
+                    # The signed manifest names it too, as a gap from the last frame kept.
+                    last_kept = kept[-1].pts_us if kept else writer.stats.durable_pts_us
+                    writer.add_gap(last_kept if last_kept is not None else lost[0].pts_us,
+                                   lost[-1].pts_us + writer.frame_us, DROPPED_REASON)
+                writer.write_preroll(kept)
             self.stats = writer.close()
         except OSError as e:
             self.stats = writer.stats
@@ -191,9 +204,22 @@ class RecordingSession:
         full = e.errno in FULL_ERRNOS
         freed = self._release_room() if full else 0
         if not self.holding and self._writer is not None:
-            self._writer.interrupt("storage full" if full else "storage error")
+            pending_from = self._writer.pending_first_pts_us
+            if not self._writer.interrupt("storage full" if full else "storage error") \
+                    and pending_from is not None:
+                # The segment could not be closed: its unwritten chunk was dropped, so
+                # those frames (never on storage, not even unsynced) wait in the backlog.
+                for pkt in self._unsynced:
+                    if pkt.pts_us >= pending_from:
+                        self._held.append(pkt)
+        self._unsynced = []
         self.holding = True
         return Fault(e, full, freed)
+
+    def _trim_unsynced(self) -> None:
+        durable = self._writer.stats.durable_pts_us if self._writer is not None else None
+        if durable is not None and self._unsynced and self._unsynced[0].pts_us <= durable:
+            self._unsynced = [p for p in self._unsynced if p.pts_us > durable]
 
     def _hold_undurable(self, packets: list[Packet]) -> None:
         """Keep in the backlog what of ``packets`` did not reach storage."""

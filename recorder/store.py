@@ -67,6 +67,7 @@ class Recording:
         self._open: Segment | None = None
         self._bookmarks: list[dict[str, Any]] = []
         self._gaps: list[dict[str, Any]] = []
+        self._events_named = False  # events.jsonl's directory entry is durable
         self.finished = False
 
     def open_segment(self) -> Segment:
@@ -155,12 +156,17 @@ class Recording:
         chain.save(self._store.data_dir)
 
     def _event(self, doc: dict[str, Any]) -> None:
+        """Append one line, fsync'd; the first also fsyncs the directory, or a power cut
+        could take the file's name (and so every bookmark in it) until the next segment."""
         fd = os.open(self.dir / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             write_all(fd, canonical.encode(doc) + b"\n")
             os.fsync(fd)
         finally:
             os.close(fd)
+        if not self._events_named:
+            fsync_dir(self.dir)
+            self._events_named = True
 
     def add_bookmark(self, pts_us: int, utc: float, label: str = "") -> None:
         """Mark a moment; kept in events.jsonl at once and in the manifest at the end."""

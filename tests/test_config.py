@@ -35,6 +35,16 @@ def test_defaults_and_overrides() -> None:
          "line 3: key 'button.stealth_hold_seconds' (4) must be longer than 'button.hold_seconds' (5)"),
         ("[cues]\nled_pin = 17\n", "keys 'button.pin' and 'cues.led_pin' both use GPIO 17"),
         ("[camera]\nwidth = 641\n", "line 2: key 'camera.width' (641) must be even"),
+        ("[display]\nenabled = true\ndc_pin = 0\n",
+         "line 3: key 'display.dc_pin' is 0, which luma.core takes for 'no D/C line'"),
+        ("[display]\nwidth = 300\nheight = 200\n",
+         "line 2: keys 'display.width' and 'display.height' (300x200): luma.lcd drives an ILI9341 only"),
+        ("[cues]\nbuzzer_pin = 8\n", "line 2: key 'cues.buzzer_pin' is GPIO 8, spi0 CE0 while SPI is on"),
+        ("[button]\npin = 10\n", "line 2: key 'button.pin' is GPIO 10, spi0 MOSI"),
+        ("[watermark]\n\nofficer_id = \"Müller\"\n",
+         "line 3: key 'watermark.officer_id' ('Müller') must be up to 32 letters, digits"),
+        ("[watermark]\nposition = \"center\"\n",
+         "line 2: key 'watermark.position' 'center' is not one of bottom-left, bottom-right"),
     ],
 )
 def test_each_kind_of_bad_line_is_named(text: str, expected: str) -> None:
@@ -55,6 +65,15 @@ def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path: Path, capsy
     assert err.count("\n") == 1
     assert "recording.segment_seconds" in err and "Traceback" not in err
     assert not (tmp_path / "d").exists(), "nothing starts on a bad configuration"
+
+
+def test_dc_pin_0_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[display]\nenabled = true\ndc_pin = 0\n")
+    code = main(["run", "--sim", "--fast", "--config", str(bad), "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "display.dc_pin" in err and "wire D/C to another GPIO" in err
 
 
 def test_missing_config_file(tmp_path: Path, capsys) -> None:

@@ -286,7 +286,8 @@ def test_close_cancels_timers_and_releases_the_pins(world: World) -> None:
     run(world, 500)
     assert edges(world, "led") == [(0.0, 1), (0.1, 0)]
     assert world.clock.pending() == 0
-    assert [GPIO.gpio_function(p) for p in PINS.values()] == [GPIO.UNKNOWN] * 3
+    assert [GPIO.gpio_function(p) for p in PINS.values()] == [GPIO.IN] * 3  # released: inputs
+    assert not set(PINS.values()) & set(world.gpio.owner)
     cues.bookmark()  # after close: nothing happens, nothing raises
     cues.set_stealth(True)
     cues.close()

@@ -1,4 +1,4 @@
-"""The cue-line driver over the fake RPi.GPIO: levels, polarity, parts not fitted, release."""
+"""The cue-line driver over rpi-lgpio and the simulated lgpio: levels, polarity, parts not fitted, release."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def test_close_releases_only_its_own_pins(world: World) -> None:
     lines.set("led", True)
     lines.close()
     lines.close()
-    assert GPIO.gpio_function(5) == GPIO.UNKNOWN and GPIO.gpio_function(13) == GPIO.UNKNOWN
-    assert GPIO.gpio_function(24) == GPIO.OUT
+    # Released: inputs again and no longer claimed (rpi-lgpio's gpio_function knows only IN/OUT).
+    assert GPIO.gpio_function(5) == GPIO.IN and GPIO.gpio_function(13) == GPIO.IN
+    assert 5 not in world.gpio.owner and 13 not in world.gpio.owner
+    assert GPIO.gpio_function(24) == GPIO.OUT and 24 in world.gpio.owner
     assert world.gpio.outputs(5) == [(1000.0, 0), (1000.0, 1), (1000.0, 0)]

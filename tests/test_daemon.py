@@ -9,6 +9,7 @@ import errno
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -74,6 +75,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.failing: OSError | None = None
         self.recordings: list[FakeRecording] = []
+        self.identity = SimpleNamespace(device_id="FAKE-1")  # the watermark names the device
         self.thread_names: set[str] = set()
 
     def check(self) -> None:
@@ -175,10 +177,14 @@ def test_a_failing_write_suspends_and_the_footage_waits_with_the_writer(rig) -> 
     assert daemon.state is State.RECORDING
     assert ("fault", "recording") in states(daemon)
     (rec,) = store.recordings
-    assert [g[2] for g in rec.gaps] == ["storage error"]
-    # After the gap, what waited in RAM went out in order, with nothing skipped.
-    after = [f for seg in rec.segments[1:] for f in seg.frames]
-    assert after and all(a[2] < b[1] for a, b in zip(after, after[1:], strict=False))
+    # The failed close dropped its unwritten chunk, and those frames waited in RAM
+    # too: no footage is missing, so the seam is no gap (a gap names missing footage).
+    assert len(rec.segments) >= 2 and rec.gaps == []
+    # What waited in RAM went out in order, with nothing skipped, seam included.
+    frames = [f for seg in rec.segments for f in seg.frames]
+    frame_us = round(1e6 / daemon.conf["camera"]["fps"])
+    assert all(a[2] < b[1] <= a[2] + frame_us * 3 // 2
+               for a, b in zip(frames, frames[1:], strict=False))
     assert "storage_recovered" in rig["audit"].events()
 
 

@@ -241,18 +241,18 @@ def test_first_install_succeeds(installed) -> None:
 def test_pi5_gets_rpi_lgpio(installed) -> None:
     apt = [c for c in installed["first_calls"] if c.startswith("apt-get")]
     assert apt == ["apt-get update", "apt-get install -y --no-install-recommends python3-picamera2 "
-                   "python3-libcamera python3-spidev python3-rpi-lgpio python3-venv"]
+                   "python3-libcamera python3-spidev python3-rpi-lgpio python3-venv fonts-dejavu-core"]
 
 
-@pytest.mark.parametrize("model, have, want", [(PI5, "python3-rpi.gpio", "python3-rpi-lgpio"),
-                                               (PI4, "python3-rpi-lgpio", "python3-rpi.gpio")])
-def test_the_other_gpio_library_is_removed_first(toolbox, tmp_path, model, have, want) -> None:
+@pytest.mark.parametrize("model", [PI5, PI4])
+def test_rpi_gpio_is_replaced_by_rpi_lgpio_on_every_board(toolbox, tmp_path, model) -> None:
+    have, want = "python3-rpi.gpio", "python3-rpi-lgpio"
     root = make_root(tmp_path, model)
     deploy = Deploy(toolbox, tmp_path)
     (deploy.state / "packages").write_text(f"python3-picamera2\n{have}\n")
     result = deploy("--root", str(root), "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert f"would: remove {have} (this board needs {want})" in result.stdout
+    assert f"would: remove {have} (bodycam needs {want} on every board)" in result.stdout
     assert f"would run: apt-get remove -y {have}" in result.stdout
     assert "would run: apt-get install -y --no-install-recommends python3-libcamera " \
         f"python3-spidev {want} python3-venv" in result.stdout
@@ -271,6 +271,20 @@ def test_unit_file(installed) -> None:
     root = installed["root"]
     assert f"systemctl --root={root} enable bodycam.service" in installed["first_calls"]
     assert not [c for c in installed["first_calls"] if re.search(r"restart|daemon-reload|start ", c)]
+
+
+def test_unit_gives_lgpio_a_writable_work_directory() -> None:
+    """Under ProtectSystem=strict the working directory / is read-only, and lgpio makes its
+    notification FIFO at import in $LG_WD or the working directory (lg lgNotify.c:131)."""
+    lines = (REPO / "deploy/bodycam.service").read_text().splitlines()
+    env = dict(v.split("=", 1) for line in lines if line.startswith("Environment=")
+               for v in line.removeprefix("Environment=").split())
+    settings = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    assert "WorkingDirectory" not in settings  # so LG_WD is the only way the FIFO finds a home
+    runtime = settings.get("RuntimeDirectory")
+    writable = {f"/run/{runtime}"} if runtime else set()
+    writable |= set(settings.get("ReadWritePaths", "").split())
+    assert env.get("LG_WD") in writable
 
 
 def test_technician_config_is_kept_and_example_installed(installed) -> None:
@@ -337,7 +351,7 @@ def test_second_run_changes_nothing(installed) -> None:
     assert installed["after"] == installed["before"]
 
 
-@pytest.mark.parametrize("model, gpio, other", [(PI4, "python3-rpi.gpio", "python3-rpi-lgpio"),
+@pytest.mark.parametrize("model, gpio, other", [(PI4, "python3-rpi-lgpio", "python3-rpi.gpio"),
                                                 (PI5, "python3-rpi-lgpio", "python3-rpi.gpio")])
 def test_dry_run_prints_every_step_and_changes_nothing(toolbox, tmp_path, model, gpio, other) -> None:
     root = make_root(tmp_path, model)
@@ -484,7 +498,7 @@ def test_over_ssh_copies_and_runs_there(toolbox, tmp_path) -> None:
     assert f"./deploy.sh --dry-run --root {root} --device-id CAM-17 --custodian-pub " \
            f"{remote}/custodian.pub" in ssh[3]
     assert "== copy the firmware to pi@cam17" in result.stdout
-    assert "python3-rpi.gpio" in result.stdout and "bodycam keys device --device-id CAM-17" in result.stdout
+    assert "python3-rpi-lgpio" in result.stdout and "bodycam keys device --device-id CAM-17" in result.stdout
     assert not Path(remote).exists()  # cleaned up on the device
 
 
@@ -518,3 +532,27 @@ def test_shellcheck_clean() -> None:
     shellcheck = require("shellcheck", "shellcheck")
     result = subprocess.run([shellcheck, str(DEPLOY)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_init_staging_makes_the_tree_a_root_install_reads(tmp_path: Path) -> None:
+    """docs/DEPLOY.md lists what a --root tree needs; --init-staging makes exactly that."""
+    root = tmp_path / "staging"
+    missing = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--dry-run"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "--init-staging" in missing.stderr
+    made = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--init-staging"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    documented = (REPO / "docs" / "DEPLOY.md").read_text()
+    assert files and all(f"`DIR/{f}`" in documented for f in files), files
+    dry = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--dry-run"],
+                         capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert "changes that would be made" in dry.stdout
+    # A second --init-staging keeps what is there.
+    (root / "etc/group").write_text("root:x:0:\nvideo:x:44:pi\ngpio:x:993:pi\nspi:x:994:\n")
+    again = subprocess.run(["bash", str(DEPLOY), "--root", str(root), "--init-staging"],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "kept: " in again.stdout
+    assert "pi" in (root / "etc/group").read_text()

@@ -234,3 +234,11 @@ def test_colour_bars_are_eight_bars_left_to_right() -> None:
     assert bars.shape == (240, 320) and bars.dtype.str == ">u2"
     assert [int(v) for v in bars[0, 20::40]] == list(doctor.COLOUR_BARS)
     assert doctor.human(135_000_000) == "128.7 MiB" and doctor.human(10) == "10 bytes"
+
+
+def test_no_gpio_chip_access_gets_the_group_hint() -> None:
+    from drivers.gpio_claim import ChipUnavailable
+    from firmware import doctor_hw
+
+    hint = doctor_hw._hint(ChipUnavailable("cannot open the GPIO chip"), "another program holds the line")
+    assert hint.startswith("permission denied") and "gpio" in hint

@@ -235,8 +235,8 @@ def test_cue_pins_follow_the_recording(tmp_path, keys, capsys, monkeypatch) -> N
     real = runmod.simulated_device
 
     @contextmanager
-    def keep(conf, fast):  # keep the world so its pin history can be read after the run
-        with real(conf, fast) as world:
+    def keep(conf, fast, **kw):  # keep the world so its pin history can be read after the run
+        with real(conf, fast, **kw) as world:
             seen["world"] = world
             yield world
 
@@ -358,14 +358,18 @@ def test_io_errors_are_retried_and_the_recording_resumes_with_the_gap_recorded(
     capsys.readouterr()
     (mp4,) = export(tmp_path, keys)
     sidecar = json.loads(mp4.with_suffix(".json").read_text())
-    (gap,) = sidecar["gaps"]
-    assert gap["reason"] == "storage error"
-    assert (gap["end_pts_us"] - gap["start_pts_us"]) / 1e6 <= 2.5
+    # A gap names footage missing; frames a failed close could not write wait in RAM
+    # with the rest, so the seam may be no gap at all.
+    gaps = sidecar["gaps"]
+    assert [g["reason"] for g in gaps] in ([], ["storage error"])
+    gap_s = sum((g["end_pts_us"] - g["start_pts_us"]) / 1e6 for g in gaps)
+    assert gap_s <= 2.5
     frames = frame_numbers(mp4)
     assert sidecar["frames"] == len(frames) == summary["recordings"][0]["frames"]
     # Every frame is there once, except the stretch the gap names.
     missing = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
-    assert len(missing) <= 2.5 * FPS and len(frames) == len(set(frames))
+    assert len(missing) <= round(gap_s * FPS) + 1 and len(frames) == len(set(frames))
+    assert gaps or not missing
 
 
 def test_clock_step_leaves_timestamps_monotonic_and_is_logged(tmp_path, keys, capsys) -> None:
@@ -594,3 +598,14 @@ def test_verify_with_another_devices_key_is_foreign_not_tampered(
     main(["verify", str(tmp_path / "data"), "--device-pub", str(keys["pub"]), "--json"])
     good = json.loads(capsys.readouterr().out)["audit_log"]
     assert good["ok"] and good["checkpoints"] >= 1
+
+
+def test_display_on_an_spi_bus_that_is_not_enabled_leaves_the_camera_recording(
+        tmp_path, keys, capsys) -> None:
+    """Only spi0 exists with dtparam=spi=on: a panel on bus 1 is "SPI device not found"."""
+    scenario = 'duration = 4.0\n[[event]]\nat = 1.0\naction = "press"\n' \
+               '[[event]]\nat = 2.5\naction = "hold"\nseconds = 1.2\n'
+    summary = run_sim(tmp_path, keys, scenario, "[display]\nenabled = true\nspi_port = 1\n", capsys)
+    assert summary["recordings"] and summary["recordings"][0]["frames"] > 0
+    unavailable = [e for e in _audit_events(tmp_path / "data") if e.get("event") == "display_unavailable"]
+    assert len(unavailable) == 1 and "SPI device not found" in unavailable[0]["error"]

@@ -145,7 +145,9 @@ def test_begin_recording_runs_recovery_first(tmp_path: Path) -> None:
     store = EvidenceStore(root, ident)
     record(store, (25,), start_frame=25)
     assert store.recovery_lines and "recovered" in store.recovery_lines[0]
-    assert check(root, tmp_path, ident) == (EXIT_OK, ["intact", "intact"])
+    # Interrupted with every segment whole is still interrupted (issue 16): whatever came
+    # after the last segment never reached storage, so verify says incomplete, not intact.
+    assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated", "intact"])
 
 
 def _failing_write(limit: int, then_truncate_fails: bool, monkeypatch: pytest.MonkeyPatch):
@@ -291,3 +293,50 @@ def test_power_cut_while_creating_a_segment(tmp_path: Path) -> None:
     man = scan_manifest(rec.dir / "manifest.bcm", None).doc
     assert [s["complete"] for s in man["segments"]] == [True, False]
     assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated"])
+
+
+def _problems(root: Path, tmp: Path, ident: DeviceIdentity) -> list[str]:
+    report = verify_tree(root, [write_device_pub(tmp / "pin.pub", ident)])
+    return [p.text() for r in report.recordings for p in r.check.problems]
+
+
+def test_power_lost_before_any_footage_reached_storage_is_incomplete(tmp_path: Path) -> None:
+    ident = identity()
+    root = tmp_path / "d"
+    EvidenceStore(root, ident).begin_recording(1_750_000_000.0, "ntp", 5_000_000)
+    # Cut before the pre-roll's first segment existed: the recording holds nothing.
+    EvidenceStore(root, ident).recover()
+    assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated"])
+    (problem,) = _problems(root, tmp_path, ident)
+    assert "before any footage reached storage" in problem and "pre-roll" in problem
+
+
+def test_interrupted_recording_whose_preroll_start_is_missing_says_how_much(
+        tmp_path: Path) -> None:
+    ident = identity()
+    root = tmp_path / "d"
+    store = EvidenceStore(root, ident)
+    # The pre-roll was to start at frame 0, but the files hold frames 30..54 only.
+    rec = store.begin_recording(1_750_000_000.0, "ntp", 1)
+    seg = rec.open_segment()
+    for ch in chunks_for(30, 25):
+        seg.write_chunk(ch.data, frames=ch.frames, first_pts_us=ch.first_pts_us,
+                        last_pts_us=ch.last_pts_us)
+    rec.close_segment(seg)  # every segment file whole; then the power went
+    EvidenceStore(root, ident).recover()
+    assert check(root, tmp_path, ident) == (EXIT_INCOMPLETE, ["truncated"])
+    text = " | ".join(_problems(root, tmp_path, ident))
+    assert "the first 1.000 s of the recording (its pre-roll) are missing" in text
+    assert "interrupted by power loss: the footage ends 1.800 s after the start" in text
+
+
+def test_bookmark_file_is_named_on_storage_when_created(tmp_path: Path, monkeypatch) -> None:
+    ident = identity()
+    store = EvidenceStore(tmp_path / "d", ident)
+    rec = store.begin_recording(1_750_000_000.0, "ntp", 0)
+    synced: list[str] = []
+    import recorder.store as store_mod
+    monkeypatch.setattr(store_mod, "fsync_dir", lambda p: synced.append(Path(p).name))
+    rec.add_bookmark(1_000, 1_750_000_000.001)
+    rec.add_bookmark(2_000, 1_750_000_000.002)
+    assert synced == [rec.dir.name], "the directory is fsync'd once, when events.jsonl is made"

@@ -94,6 +94,7 @@ def test_every_action_and_its_optional_keys_parse() -> None:
         '[[event]]\nat = 4\naction = "clock_step"\nseconds = -30\nsource = "rtc"\n'
         '[[event]]\nat = 5\naction = "storage_full"\n'
         '[[event]]\nat = 6\naction = "io_error"\ncount = 3\nop = "fsync"\n'
+        '[[event]]\nat = 7\naction = "storage_free"\n'
         '[[event]]\nat = 10\naction = "power_cut"\n')
     assert sc.seed == 3 and sc.description == "all"
     assert sorted(e.action for e in sc.events) == sorted(ACTIONS)

@@ -152,6 +152,7 @@ def test_bad_config_is_refused(bad) -> None:
 
 
 def test_configured_spi_clock_reaches_spidev() -> None:
+    fake_spidev.enable(1, 2)  # dtoverlay=spi1-3cs
     gpio = StandInGPIO()
     spi = fake_spidev.SpiDev()
     panel = Panel.from_config("st7789", spi_hz=62_500_000, gpio=gpio, spi=spi, spi_port=1,
@@ -180,3 +181,29 @@ def test_driver_imports_the_libraries_by_their_real_names() -> None:
         panel.off()
         assert world.gpio.output_level(18) == 0 and not sim.glass().any()
         panel._device.persist = True  # nothing to tidy up at exit after the world is gone
+
+
+def test_spidev_open_on_a_bus_that_is_not_enabled_fails_like_py_spidev() -> None:
+    """No /dev/spidev1.0 without a dtoverlay: open() raises from errno (spidev_module.c:1341)."""
+    with pytest.raises(FileNotFoundError) as err:
+        fake_spidev.SpiDev().open(1, 0)
+    assert err.value.errno == 2
+    fake_spidev.disable(0)  # dtparam=spi=off
+    with pytest.raises(FileNotFoundError):
+        fake_spidev.SpiDev(0, 0)
+    with pytest.raises(TypeError):
+        fake_spidev.SpiDev().open("0", 0)
+
+
+def test_panel_on_a_bus_that_is_not_enabled_is_device_not_found() -> None:
+    """luma.core turns ENOENT into DeviceNotFoundError (luma/core/interface/serial.py:313-315)."""
+    import luma.core.error
+
+    import hw_sim
+    from hw_sim.clock import VirtualClock
+    from hw_sim.world import World
+
+    with hw_sim.installed(World(VirtualClock())):
+        SimPanel.attach(1, 0, "ili9341")  # wired, but spi1 is not switched on
+        with pytest.raises(luma.core.error.DeviceNotFoundError, match="SPI device not found"):
+            Panel.from_config("ili9341", spi_port=1)

@@ -87,9 +87,10 @@ def test_chunks_follow_gops_and_live_chunks_are_fsynced() -> None:
     frames = [c[1] for c in seg.chunks]
     # Pre-roll: two GOP chunks, then one chunk per live GOP.
     assert frames == [30] * 6
-    # One fsync for the whole pre-roll, then one per live GOP, each as soon as its
-    # last frame is in (not when the next keyframe arrives).
-    assert seg.syncs == 1 + 4
+    # The pre-roll is made durable as it goes out (issue 16: one fsync at its end made a
+    # power cut inside the burst lose all of it): one fsync per fsync_interval of its
+    # footage (here per GOP), then one per live GOP, each as soon as its last frame is in.
+    assert seg.syncs == 2 + 4
     for _data, n, first, last in seg.chunks:
         assert abs(last - first - (n - 1) * 1e6 / 30) <= 1
 

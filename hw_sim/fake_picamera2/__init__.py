@@ -6,5 +6,6 @@ submodules under ``picamera2.encoders`` and ``picamera2.outputs``.
 
 from hw_sim.fake_picamera2 import encoders, outputs
 from hw_sim.fake_picamera2.picamera2 import Picamera2
+from hw_sim.fake_picamera2.request import CompletedRequest, MappedArray
 
-__all__ = ["Picamera2", "encoders", "outputs"]
+__all__ = ["CompletedRequest", "MappedArray", "Picamera2", "encoders", "outputs"]

@@ -14,6 +14,12 @@ every running encoder, which calls its Output synchronously on the clock thread.
 * The first ``start()`` binds scenario time 0: ``world.frame_origin = t0``.
 * ``capture_array`` may be called from any thread; it returns a new array and
   never waits for the clock thread.
+* ``pre_callback``, when set, gets each frame's :class:`CompletedRequest` on the
+  clock thread (the camera's thread here) under :attr:`Picamera2.lock`, before
+  any encoder sees the frame, as picamera2's ``process_requests`` does
+  (picamera2/picamera2.py:1435-1473): what it draws into the main stream through
+  ``MappedArray`` is encoded. The lores stream is a separate ISP output on the
+  device, so it is scaled from a copy of the frame taken before the callback draws.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from hw_sim.clock import Timer
 from hw_sim.fake_picamera2 import formats
 from hw_sim.fake_picamera2.encoders import Encoder, Quality
 from hw_sim.fake_picamera2.outputs import Output
+from hw_sim.fake_picamera2.request import CompletedRequest
 from hw_sim.scene import Scene
 
 #: How long capture_array() on another thread waits for the very first frame (real s).
@@ -83,8 +90,12 @@ class Picamera2:
         self._t0 = 0.0
         self._n = 0
         self._sensor_base_us = 0
-        self._latest: tuple[np.ndarray, int, int] | None = None
+        self._latest: tuple[np.ndarray, int, int, np.ndarray | None] | None = None
         self._have_frame = threading.Event()
+        #: Called with each frame's request before encoding (picamera2's attribute).
+        self.pre_callback: Any = None
+        #: Held around the pre_callback and the encoders, as picamera2's ``lock``.
+        self.lock = threading.Lock()
         #: Frames actually captured (not stalled) since the camera was opened.
         self.frames_captured = 0
         world.camera_device = self
@@ -328,14 +339,24 @@ class Picamera2:
         assert self._scene is not None
         yuv = self._scene.render(n, n / self._fps, clock.time())
         ts_us = self._sensor_base_us + round(n * 1e6 / self._fps)
-        self._latest = (yuv, n, ts_us)
-        self.frames_captured += 1
-        self._have_frame.set()
-        for enc in list(self._encoders):
-            if enc.running and enc.name == "main":
-                enc.sim_encode(yuv, ts_us)
-            elif enc.running and enc.name == "lores":
-                enc.sim_encode(self._lores(yuv), ts_us)
+        clean = None
+        with self.lock:
+            if self.pre_callback is not None:
+                # On the device lores is a separate ISP output, not drawn on: keep the
+                # frame as captured (a copy is far cheaper than scaling it every frame).
+                clean = yuv.copy()
+                assert self.camera_config is not None  # started only once configured
+                self.pre_callback(CompletedRequest(
+                    self, self.camera_config, {"main": yuv},
+                    {"SensorTimestamp": ts_us * 1000, "FrameDuration": round(1e6 / self._fps)}))
+            self._latest = (yuv, n, ts_us, clean)
+            self.frames_captured += 1
+            self._have_frame.set()
+            for enc in list(self._encoders):
+                if enc.running and enc.name == "main":
+                    enc.sim_encode(yuv, ts_us)
+                elif enc.running and enc.name == "lores":
+                    enc.sim_encode(self._lores(yuv if clean is None else clean), ts_us)
 
     def _lores(self, yuv: np.ndarray) -> np.ndarray:
         assert self.camera_config is not None and self.camera_config.get("lores")
@@ -353,16 +374,17 @@ class Picamera2:
         yuv = latest[0]
         w, h = self.camera_config["main"]["size"]
         if name == "lores":
-            yuv = formats.resample_yuv420(yuv, w, h, stream["size"])
+            clean = latest[3] if latest[3] is not None else yuv
+            yuv = formats.resample_yuv420(clean, w, h, stream["size"])
             w, h = stream["size"]
         return formats.convert(yuv, w, h, stream["format"])
 
     def capture_metadata(self, wait: Any = None, signal_function: Any = None) -> dict[str, Any]:
         """The latest frame's metadata (SensorTimestamp in ns, FrameDuration in µs)."""
-        _, _, ts_us = self._latest_frame()
+        _, _, ts_us, _ = self._latest_frame()
         return {"SensorTimestamp": ts_us * 1000, "FrameDuration": round(1e6 / self._fps)}
 
-    def _latest_frame(self) -> tuple[np.ndarray, int, int]:
+    def _latest_frame(self) -> tuple[np.ndarray, int, int, np.ndarray | None]:
         latest = self._latest
         if latest is None:
             if not self._world.clock.on_clock_thread():

@@ -1,0 +1,428 @@
+"""The burned-in watermark: each frame's own UTC second, the device and the clock source.
+
+Once a clip leaves the evidence system as a plain MP4 the signed sidecar is gone,
+so the picture itself says when and by which camera it was taken. The text is
+drawn straight into the YUV420 planes the encoder takes (picamera2's layout:
+an array of ``(h*3//2, stride)``, Y then U then V, each chroma row ``stride/2``
+bytes), white on an opaque dark box:
+
+* each character is rasterised once (:class:`Glyphs`); when the label changes
+  (once a second) its lines are composed from those glyphs into a small cached
+  tile; every frame then costs two numpy slice copies (the tile into Y, neutral
+  grey into U and V) and touches nothing outside the box;
+* the box sits on even rows and columns, so its chroma is exact (neutral grey);
+* capital letters are at least 1/30 of the frame height (16 px at 480 lines,
+  36 px at 1080), in DejaVu Sans Mono Bold where installed (fixed-width digits,
+  a slashed zero), else the front display's face;
+* top positions start below the simulation's frame tag band (1/30 of the
+  height, at least 8 px), which the box never covers.
+
+The time is the frame's capture time, from its sensor timestamp through the
+daemon's timebase (:class:`Timebase`), so a pre-roll frame shows the second it
+was captured, not the second it was written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from display.fonts import Face, face_for_cap
+
+#: Tried in order before falling back to the front display's face.
+MONO_CANDIDATES = (
+    "DejaVuSansMono-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
+)
+#: Luma of the box and of the text (video range black and white); chroma is neutral.
+BOX_Y, TEXT_Y, NEUTRAL = 16, 235, 128
+#: Tiles kept: the current second and a few around it (a pre-roll is drawn in order).
+CACHE_SIZE = 4
+
+
+class Position(Enum):
+    """Where the box sits (``watermark.position``)."""
+
+    BOTTOM_LEFT = "bottom-left"
+    BOTTOM_RIGHT = "bottom-right"
+    TOP_LEFT = "top-left"
+    TOP_RIGHT = "top-right"
+
+
+class Timebase(Protocol):
+    """The daemon's sensor-time to UTC mapping, as the watermark needs it.
+
+    Called on the camera's thread for every frame, so both must be cheap and
+    must not block (read a snapshot the daemon's loop replaces).
+    """
+
+    def utc_us(self, sensor_us: int) -> int:
+        """UTC in µs since the epoch of the frame captured at ``sensor_us``."""
+        ...
+
+    def clock_source(self) -> str:
+        """Where the wall clock comes from now: ``ntp``, ``rtc`` or ``unsynced``."""
+        ...
+
+
+def tag_band(height: int) -> int:
+    """Rows the simulation's frame tag covers along the top edge (hw_sim.frametag)."""
+    return max(height // 30, 8)
+
+
+def label(utc_s: int, device_id: str, clock_source: str, officer_id: str = "") -> tuple[str, ...]:
+    """The watermark's lines: ``2026-01-15T08:00:10Z`` (plus the clock source unless
+    NTP), then the device id (plus the officer id, when configured)."""
+    stamp = datetime.fromtimestamp(utc_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if clock_source.lower() != "ntp":
+        stamp = f"{stamp} {clock_source.upper()}"
+    who = " ".join(s for s in (device_id, f"officer {officer_id}" if officer_id else "") if s)
+    return (stamp, who) if who else (stamp,)
+
+
+@lru_cache(maxsize=1)
+def _mono_path() -> str | None:
+    for candidate in MONO_CANDIDATES:
+        try:
+            ImageFont.truetype(candidate, 12)
+        except OSError:
+            continue
+        return candidate
+    return None
+
+
+@lru_cache(maxsize=16)
+def watermark_face(cap_px: int) -> Face:
+    """The smallest face whose capitals are at least ``cap_px`` tall (mono if installed)."""
+    path = _mono_path()
+    if path is None:
+        return face_for_cap(cap_px)
+    # Capitals scale with the point size: start from the ratio at 100 pt, then step up.
+    ratio = Face(ImageFont.truetype(path, 100), 0).cap_height / 100
+    size = max(6, math.floor(cap_px / ratio) - 1)
+    while True:
+        f = Face(ImageFont.truetype(path, size), 0)
+        if f.cap_height >= cap_px:
+            return f
+        size += 1
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One rendered text: its luma box and where it goes (even rows and columns)."""
+
+    y: np.ndarray
+    top: int
+    left: int
+
+    @property
+    def luma_rect(self) -> tuple[slice, slice]:
+        """The box in the luma plane (rows, columns)."""
+        return (slice(self.top, self.top + self.height), slice(self.left, self.left + self.width))
+
+    @property
+    def chroma_rect(self) -> tuple[slice, slice, slice]:
+        """The box in both chroma planes at once, seen as ``(2, h/2, stride/2)``."""
+        return (slice(None), slice(self.top // 2, (self.top + self.height) // 2),
+                slice(self.left // 2, (self.left + self.width) // 2))
+
+    @property
+    def height(self) -> int:
+        """Box height in rows."""
+        return int(self.y.shape[0])
+
+    @property
+    def width(self) -> int:
+        """Box width in columns."""
+        return int(self.y.shape[1])
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One character: its cell (advance wide) and, if its ink spills past it, the whole."""
+
+    cell: np.ndarray
+    spill: np.ndarray | None
+
+    @property
+    def advance(self) -> int:
+        """Pixels the pen moves on."""
+        return int(self.cell.shape[1])
+
+
+class Glyphs:
+    """Each character's anti-aliased coverage, rendered once; lines are composed from them.
+
+    Rendering a whole string with FreeType costs about a millisecond; composing it
+    from cached glyphs is one numpy concatenation. Characters sit on a common
+    baseline at whole-pixel advances (the monospaced face has no kerning).
+    """
+
+    def __init__(self, face: Face) -> None:
+        self.face = face
+        ascent, descent = face.font.getmetrics()
+        self.ascent = int(ascent) + face.stroke
+        self.descent = int(descent) + face.stroke
+        self.height = self.ascent + self.descent
+        self.slack = max(2, self.height // 4)  # room for ink beyond the advance
+        self._cache: dict[str, Glyph] = {}
+        self._lines: dict[str, np.ndarray] = {}
+
+    def glyph(self, ch: str) -> Glyph:
+        """``ch`` rendered once in luma on the box's black, baseline at row ``ascent``."""
+        got = self._cache.get(ch)
+        if got is None:
+            f = self.face
+            advance = max(1, round(float(f.font.getlength(ch)) + f.stroke))
+            img = Image.new("L", (advance + 2 * self.slack, self.height), 0)
+            ImageDraw.Draw(img).text((self.slack, self.ascent), ch, font=f.font, fill=255,
+                                     anchor="ls", stroke_width=f.stroke, stroke_fill=255)
+            full = _LUMA[np.asarray(img, dtype=np.uint8)]
+            cell = np.ascontiguousarray(full[:, self.slack : self.slack + advance])
+            ink = np.flatnonzero((full > BOX_Y).any(axis=0))
+            spills = bool(ink.size) and (ink[0] < self.slack or ink[-1] >= self.slack + advance)
+            for a in (full, cell):
+                a.setflags(write=False)
+            got = self._cache[ch] = Glyph(cell, full if spills else None)
+        return got
+
+    def width(self, s: str) -> int:
+        """Advance width of ``s`` in pixels."""
+        return sum(self.glyph(ch).advance for ch in s)
+
+    def prepare(self, chars: str) -> None:
+        """Rasterise ``chars`` now (FreeType takes milliseconds a glyph on a busy core)."""
+        for ch in set(chars):
+            self.glyph(ch)
+
+    def line(self, s: str) -> np.ndarray:
+        """``s`` in luma, white on black, ``height`` rows with the baseline at ``ascent``
+        and ``slack`` columns either side (cached: most lines repeat).
+
+        The glyphs' cells are laid side by side in one copy; the few glyphs whose
+        ink reaches past their advance are then drawn whole over their neighbours.
+        """
+        strip = self._lines.get(s)
+        if strip is None:
+            glyphs = [self.glyph(ch) for ch in s]
+            side = np.full((self.height, self.slack), BOX_Y, np.uint8)
+            strip = np.concatenate([side, *(g.cell for g in glyphs), side], axis=1)
+            pen = 0
+            for g in glyphs:
+                if g.spill is not None:
+                    _blit_max(strip, g.spill, 0, pen)
+                pen += g.advance
+            strip.setflags(write=False)
+            if len(self._lines) >= CACHE_SIZE * 2:
+                self._lines.pop(next(iter(self._lines)))
+            self._lines[s] = strip
+        return strip
+
+
+class Watermark:
+    """Draws text boxes into YUV420 frames of one size at one position."""
+
+    def __init__(self, width: int, height: int, position: Position = Position.BOTTOM_LEFT) -> None:
+        if width % 2 or height % 2 or width < 64 or height < 64:
+            raise ValueError(f"frame {width}x{height}: YUV420 needs even sizes of at least 64")
+        self.width, self.height, self.position = width, height, position
+        self.cap_px = math.ceil(height / 30)
+        self.face = watermark_face(self.cap_px)
+        self.cap_height = self.face.cap_height
+        self.glyphs = Glyphs(self.face)
+        self.pad = _even(max(2, self.cap_px // 3))
+        self.margin = _even(max(4, self.cap_px // 2))
+        self._tiles: OrderedDict[tuple[str, ...], Tile] = OrderedDict()
+        self._last: tuple[tuple[str, ...], Tile, tuple[slice, slice],
+                          tuple[slice, slice, slice]] | None = None
+        #: How many tiles have been rendered (the per-second work), for tests and benches.
+        self.renders = 0
+
+    def tile(self, lines: tuple[str, ...]) -> Tile:
+        """The cached tile for ``lines``, rendered on first use."""
+        tile = self._tiles.get(lines)
+        if tile is None:
+            tile = self._render(lines)
+            self._tiles[lines] = tile
+            while len(self._tiles) > CACHE_SIZE:
+                self._tiles.popitem(last=False)
+        else:
+            self._tiles.move_to_end(lines)
+        self._last = (lines, tile, tile.luma_rect, tile.chroma_rect)
+        return tile
+
+    def draw(self, frame: np.ndarray, lines: tuple[str, ...]) -> Tile:
+        """Copy the box for ``lines`` into ``frame`` (``(h*3//2, stride)`` uint8, in place).
+
+        Two numpy copies a frame: the tile into the luma rows, neutral grey into the
+        box's rows of both chroma planes, which follow the luma plane as
+        ``(2, h/2, stride/2)``. Nothing outside the box is read or written.
+        """
+        last = self._last
+        if last is None or last[0] is not lines:
+            self.tile(lines)
+            last = self._last
+            assert last is not None
+        _, tile, luma, chroma = last
+        h = self.height
+        if (frame.dtype != np.uint8 or frame.shape[0] != h * 3 // 2 or not frame.flags.c_contiguous
+                or frame.shape[1] < self.width or frame.shape[1] % 2):
+            planes(frame, self.width, h)  # raises, naming what is wrong
+        frame[luma] = tile.y
+        frame[h:].reshape(2, h // 2, frame.shape[1] // 2)[chroma] = NEUTRAL
+        return tile
+
+    def _render(self, lines: tuple[str, ...]) -> Tile:
+        """``lines`` wrapped to the frame, each from cached glyphs, on the dark box."""
+        g = self.glyphs
+        room = self.width - 2 * self.margin - 2 * self.pad
+        strips = []
+        for line in lines:
+            strip = g.line(line)
+            if strip.shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
+                strips += [g.line(piece) for piece in _hard_wrap(g, line, room)]
+            else:
+                strips.append(strip)
+        bw = min(_even(max(x.shape[1] for x in strips) - 2 * g.slack + 2 * self.pad),
+                 self.width - 2 * self.margin)
+        bh = _even((len(strips) - 1) * g.height + self.cap_height + g.descent + 2 * self.pad + 1)
+        y = np.full((bh, bw), BOX_Y, np.uint8)
+        for i, strip in enumerate(strips):
+            # The first line's capitals start ``pad`` rows below the top of the box;
+            # lines are ``height`` apart, so their strips do not overlap: plain copies.
+            baseline = self.pad + self.cap_height + i * g.height
+            _blit(y, strip, baseline - g.ascent, self.pad - g.slack)
+        top, left = self._place(bw, bh)
+        self.renders += 1
+        y.setflags(write=False)
+        return Tile(y, top, left)
+
+    def _place(self, bw: int, bh: int) -> tuple[int, int]:
+        pos = self.position
+        right = pos in (Position.BOTTOM_RIGHT, Position.TOP_RIGHT)
+        left = _even(self.width - self.margin - bw) if right else self.margin
+        if pos in (Position.TOP_LEFT, Position.TOP_RIGHT):
+            top = _even(tag_band(self.height) + self.margin + 1)
+        else:
+            top = _even(self.height - self.margin - bh)
+        return top, left
+
+
+class FrameStamp:
+    """What picamera2's ``pre_callback`` runs per frame: label from the frame's own
+    sensor time, then the cached tile into the planes. Camera thread only."""
+
+    def __init__(self, timebase: Timebase, device_id: str, officer_id: str = "",
+                 position: Position = Position.BOTTOM_LEFT) -> None:
+        self.timebase = timebase
+        self.device_id = device_id
+        self.officer_id = officer_id
+        self.position = position
+        self._marks: dict[tuple[int, int], Watermark] = {}
+        self._key: tuple[int, str] | None = None
+        self._lines: tuple[str, ...] = ()
+
+    def watermark(self, size: tuple[int, int]) -> Watermark:
+        """The renderer for frames of ``size`` (made once per size)."""
+        mark = self._marks.get(size)
+        if mark is None:
+            mark = self._marks[size] = Watermark(size[0], size[1], self.position)
+        return mark
+
+    def prepare(self, size: tuple[int, int]) -> None:
+        """Load the face and rasterise every glyph a label can use, for frames of ``size``.
+
+        Call before the camera starts: done on the camera thread at the first frame,
+        this stalls it for tens of milliseconds (hundreds on a loaded machine).
+        """
+        sources = "".join(s.upper() for s in ("rtc", "unsynced"))
+        self.watermark(size).glyphs.prepare(
+            "0123456789-:TZ " + sources + self.device_id + "officer " + self.officer_id)
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The label drawn on the last frame."""
+        return self._lines
+
+    def __call__(self, frame: np.ndarray, size: tuple[int, int], sensor_us: int) -> None:
+        """Stamp the main stream's buffer of a frame captured at ``sensor_us``."""
+        key = (self.timebase.utc_us(sensor_us) // 1_000_000, self.timebase.clock_source())
+        if key != self._key:
+            self._key = key
+            self._lines = label(key[0], self.device_id, key[1], self.officer_id)
+        self.watermark(size).draw(frame, self._lines)
+
+
+def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Writable Y, U, V views (padding cut off) of a picamera2 YUV420 array."""
+    rows, stride = frame.shape
+    if frame.dtype != np.uint8 or rows != height * 3 // 2 or stride < width or stride % 2:
+        raise ValueError(f"not a {width}x{height} YUV420 buffer of shape (h*3//2, stride): "
+                         f"{frame.shape} {frame.dtype}")
+    if not frame.flags.c_contiguous:
+        raise ValueError("the YUV420 buffer must be contiguous (a mapped camera buffer is)")
+    flat = frame.reshape(-1)
+    cs, ch = stride // 2, height // 2
+    y = frame[:height, :width]
+    u = flat[height * stride : height * stride + ch * cs].reshape(ch, cs)[:, : width // 2]
+    v = flat[height * stride + ch * cs : height * stride + 2 * ch * cs].reshape(ch, cs)[:, : width // 2]
+    return y, u, v
+
+
+def _even(n: int) -> int:
+    return int(n) & ~1
+
+
+#: Coverage 0..255 to luma: the box's black up to the text's white.
+_LUMA = (BOX_Y + (np.arange(256, dtype=np.uint16) * (TEXT_Y - BOX_Y) + 127) // 255).astype(np.uint8)
+
+
+def _overlap(dst: np.ndarray, src: np.ndarray, top: int, left: int
+             ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The parts of ``dst`` and ``src`` that meet when ``src`` is placed at (top, left)."""
+    h, w = src.shape
+    t0, l0 = max(0, -top), max(0, -left)
+    t1, l1 = min(h, dst.shape[0] - top), min(w, dst.shape[1] - left)
+    if t1 <= t0 or l1 <= l0:
+        return None
+    return dst[top + t0 : top + t1, left + l0 : left + l1], src[t0:t1, l0:l1]
+
+
+def _blit(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
+    """Copy ``src`` into ``dst`` at (top, left), clipped to ``dst``."""
+    parts = _overlap(dst, src, top, left)
+    if parts is not None:
+        parts[0][...] = parts[1]
+
+
+def _blit_max(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
+    """``dst = max(dst, src)`` where ``src`` placed at (top, left) meets ``dst``."""
+    parts = _overlap(dst, src, top, left)
+    if parts is not None:
+        np.maximum(parts[0], parts[1], out=parts[0])
+
+
+def _hard_wrap(f: Glyphs, line: str, room: int) -> list[str]:
+    """``line`` cut into pieces no wider than ``room`` (at spaces where it can)."""
+    out: list[str] = []
+    rest = line
+    while rest and f.width(rest) > room:
+        cut = len(rest)
+        while cut > 1 and f.width(rest[:cut]) > room:
+            cut -= 1
+        space = rest.rfind(" ", 0, cut + 1)
+        if space > 0:
+            cut = space
+        out.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not out:
+        out.append(rest)
+    return out
