@@ -10,6 +10,7 @@ length" is about, and it differs between the two faces at the same point size.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,15 +59,20 @@ class Face:
                   stroke_width=self.stroke, stroke_fill=fill)
 
 
-@lru_cache(maxsize=1)
-def _system_font_path() -> str | None:
-    for candidate in FONT_CANDIDATES:
+def first_loadable(candidates: Iterable[str]) -> str | None:
+    """The first of ``candidates`` that FreeType can load, or None."""
+    for candidate in candidates:
         try:
             ImageFont.truetype(candidate, 12)
         except OSError:
             continue
         return candidate
     return None
+
+
+@lru_cache(maxsize=1)
+def _system_font_path() -> str | None:
+    return first_loadable(FONT_CANDIDATES)
 
 
 @lru_cache(maxsize=64)

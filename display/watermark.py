@@ -35,7 +35,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from display.fonts import Face, face_for_cap
+from display.fonts import Face, face_for_cap, first_loadable
 
 #: Tried in order before falling back to the front display's face.
 MONO_CANDIDATES = (
@@ -90,13 +90,7 @@ def label(utc_s: int, device_id: str, clock_source: str, officer_id: str = "") -
 
 @lru_cache(maxsize=1)
 def _mono_path() -> str | None:
-    for candidate in MONO_CANDIDATES:
-        try:
-            ImageFont.truetype(candidate, 12)
-        except OSError:
-            continue
-        return candidate
-    return None
+    return first_loadable(MONO_CANDIDATES)
 
 
 @lru_cache(maxsize=16)
