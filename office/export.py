@@ -288,19 +288,25 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
     return item
 
 
+def check_custodian_key(report: VerifyReport, custodian: X25519PrivateKey, path: Path) -> str:
+    """The key id of ``custodian``; WrongKeyError if none of the evidence is sealed to it."""
+    mine = key_id(x25519_raw(custodian.public_key()))
+    sealed_to = {s.header["custodian_key_id"] for r in report.recordings
+                 for s in r.check.segments if s.header is not None}
+    if sealed_to and mine not in sealed_to:
+        other = sorted(sealed_to)[0]
+        raise WrongKeyError(f"{path}: wrong custodian key: this evidence is sealed to key "
+                            f"{other[:16]}…, the key given is {mine[:16]}…; use the "
+                            "custodian.key whose custodian.pub was given to the device")
+    return mine
+
+
 def export_tree(root: Path, custodian_key: Path, out_dir: Path, device_pubs: list[Path],
                 force: bool, progress: Progress = SILENT) -> ExportReport:
     """Verify ``root``, then decrypt and remux each recording into ``out_dir``."""
     custodian = load_custodian_private(Path(custodian_key))
-    my_kid = key_id(x25519_raw(custodian.public_key()))
     report = verify_tree(Path(root), list(device_pubs))
-    sealed_to = {s.header["custodian_key_id"] for r in report.recordings
-                 for s in r.check.segments if s.header is not None}
-    if sealed_to and my_kid not in sealed_to:
-        other = sorted(sealed_to)[0]
-        raise WrongKeyError(f"{custodian_key}: wrong custodian key: this evidence is sealed to "
-                            f"key {other[:16]}…, the key given is {my_kid[:16]}…; use the "
-                            "custodian.key whose custodian.pub was given to the device")
+    my_kid = check_custodian_key(report, custodian, Path(custodian_key))
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
