@@ -41,6 +41,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/pyright
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2

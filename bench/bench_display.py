@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from typing import Any
 
 import luma.core.interface.serial
 import luma.lcd.device
@@ -87,11 +88,11 @@ def stock_frame(lores: np.ndarray, size: tuple[int, int]) -> Image.Image:
     crop_w = min(w, h * pw // ph)
     crop_h = min(h, w * ph // pw)
     left, top = (w - crop_w) // 2, (h - crop_h) // 2
-    rgb = rgb.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.NEAREST)
-    return rgb.transpose(Image.FLIP_LEFT_RIGHT)
+    rgb = rgb.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.Resampling.NEAREST)
+    return rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
 
 
-def luma_device(kind: str, size: tuple[int, int], framebuffer: object) -> object:
+def luma_device(kind: str, size: tuple[int, int], framebuffer: object) -> Any:
     serial = luma.core.interface.serial.spi(spi=fake_spidev.SpiDev(), gpio=Pins(),
                                             bus_speed_hz=SPI_HZ, gpio_DC=24, gpio_RST=25)
     if kind == "ili9341":

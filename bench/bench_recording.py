@@ -124,6 +124,7 @@ def bench_ours(tmp: Path, stream: list[Packet]) -> dict:
         ram_only.append((pkt.pts_us - max(durable, trigger)) / 1e6)
     stats = writer.close()
     cpu = time.process_time() - cpu0
+    assert stats.last_pts_us is not None and stats.durable_pts_us is not None
     return {
         "us_per_packet": cpu / len(stream) * 1e6,
         "ram_only_worst_s": max(ram_only),

@@ -324,7 +324,7 @@ def sweep(work: Path, *, ops: list[int] | None = None, limit: int | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.crash_sweep", description=__doc__.split(
+    p = argparse.ArgumentParser(prog="python -m bench.crash_sweep", description=(__doc__ or "").split(
         "\n")[0])
     p.add_argument("--sample", type=int, help="cut at this many points only (CI)")
     p.add_argument("--op", type=int, action="append", help="cut at this operation only")

@@ -12,12 +12,24 @@ in ``drivers.panel`` and ``firmware.front_display``. Entry points:
 from display.render import layout, render
 from display.rgb565 import pack as rgb_to_rgb565
 from display.rgb565 import unpack as rgb565_to_rgb
-from display.state import ALERT_CODES, DisplayState, active_alerts, panel_on, uses_live
+from display.state import (
+    ALERT_CODES,
+    Alert,
+    DisplaySnapshot,
+    DisplayState,
+    Mode,
+    active_alerts,
+    panel_on,
+    uses_live,
+)
 from display.text import TEXT, text
 
 __all__ = [
     "ALERT_CODES",
+    "Alert",
+    "DisplaySnapshot",
     "DisplayState",
+    "Mode",
     "TEXT",
     "active_alerts",
     "layout",

@@ -10,6 +10,7 @@ length" is about, and it differs between the two faces at the same point size.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,9 +59,9 @@ class Face:
                   stroke_width=self.stroke, stroke_fill=fill)
 
 
-@lru_cache(maxsize=1)
-def _system_font_path() -> str | None:
-    for candidate in FONT_CANDIDATES:
+def first_loadable(candidates: Iterable[str]) -> str | None:
+    """The first of ``candidates`` that FreeType can load, or None."""
+    for candidate in candidates:
         try:
             ImageFont.truetype(candidate, 12)
         except OSError:
@@ -69,13 +70,21 @@ def _system_font_path() -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _system_font_path() -> str | None:
+    return first_loadable(FONT_CANDIDATES)
+
+
 @lru_cache(maxsize=64)
 def face(size: int) -> Face:
     """The display face at point size ``size``."""
     path = _system_font_path()
     if path is not None:
         return Face(ImageFont.truetype(path, size), 0)
-    return Face(ImageFont.load_default(size=size), max(1, size // 18))
+    # With a size, Pillow (>= 10.1) loads its bundled FreeType face; its stubs still
+    # say it may be the old bitmap font.
+    return Face(ImageFont.load_default(size=size),  # pyright: ignore[reportArgumentType]
+                max(1, size // 18))
 
 
 @lru_cache(maxsize=64)
@@ -92,7 +101,9 @@ def face_for_cap(cap_px: int) -> Face:
 def _has_glyph(font: ImageFont.FreeTypeFont, ch: str) -> bool:
     missing = font.getmask("\uffff")
     mask = font.getmask(ch)
-    return not (mask.size == missing.size and bytes(mask) == bytes(missing))
+    # Pillow's stubs do not say that a mask supports the buffer protocol; it does.
+    return not (mask.size == missing.size
+                and bytes(mask) == bytes(missing))  # pyright: ignore[reportArgumentType]
 
 
 def displayable(f: Face, s: str) -> str:

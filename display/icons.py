@@ -87,10 +87,16 @@ def mic_fault(d: ImageDraw.ImageDraw, box: Box, colour: Colour, bg: Colour) -> N
 
 IconFn = Callable[[ImageDraw.ImageDraw, Box, Colour, Colour], None]
 
+def _failed_card(d: ImageDraw.ImageDraw, b: Box, c: Colour, bg: Colour) -> None:
+    """An empty card, struck through."""
+    sd_card(d, b, c, bg, 0.0)
+    _slash(d, b, c, bg)
+
+
 ALERT_ICONS: dict[str, IconFn] = {
     "storage_low": lambda d, b, c, bg: sd_card(d, b, c, bg, 0.75),
     "storage_full": lambda d, b, c, bg: sd_card(d, b, c, bg, 1.0),
-    "storage_error": lambda d, b, c, bg: (sd_card(d, b, c, bg, 0.0), _slash(d, b, c, bg)),
+    "storage_error": lambda d, b, c, bg: _failed_card(d, b, c, bg),
     "camera_fault": camera_fault,
     "mic_fault": mic_fault,
     "clock_unsynced": clock,

@@ -8,16 +8,42 @@ swaps the whole object, it never mutates one in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
-MODES = ("standby", "recording", "stealth", "off")
+
+class Mode(StrEnum):
+    """What the panel shows as a whole."""
+
+    STANDBY = "standby"
+    RECORDING = "recording"
+    STEALTH = "stealth"
+    OFF = "off"
+
+
+class Alert(StrEnum):
+    """Alert codes, most severe first: the banner shows them in this order.
+
+    One enum for the daemon (which raises and clears them) and the renderer
+    (which draws them); a ``StrEnum`` so a code is also its plain string.
+    """
+
+    CAMERA_FAULT = "camera_fault"
+    STORAGE_FULL = "storage_full"
+    STORAGE_ERROR = "storage_error"
+    KEY_MISSING = "key_missing"
+    MIC_FAULT = "mic_fault"
+    STORAGE_LOW = "storage_low"
+    CLOCK_UNSYNCED = "clock_unsynced"
+
+
+MODES = tuple(m.value for m in Mode)
 PRERECORD = ("on", "armed", "off")
 STANDBY_VIEWS = ("live", "notice", "off")
 LANGUAGES = ("de", "en")
 
-#: Alert codes, most severe first: the banner shows them in this order.
-ALERT_CODES = ("camera_fault", "storage_full", "storage_error", "key_missing", "mic_fault",
-               "storage_low", "clock_unsynced")
+#: Alert codes as strings, most severe first (the order of :class:`Alert`).
+ALERT_CODES = tuple(a.value for a in Alert)
 
 
 @dataclass(frozen=True)
@@ -49,6 +75,25 @@ class DisplayState:
                 raise ValueError(f"DisplayState.{name}={value!r}: expected one of {allowed}")
         if not isinstance(self.alerts, tuple):
             object.__setattr__(self, "alerts", tuple(self.alerts))
+
+
+@dataclass(frozen=True)
+class DisplaySnapshot:
+    """What the daemon published at its last change; the elapsed time is derived when read.
+
+    The daemon swaps one of these whole on every change of state, stealth,
+    pre-record or alerts, so the display thread can never see half of a change
+    (a recording mode with the elapsed time of standby).
+    """
+
+    state: DisplayState
+    recording_since: float | None = None
+
+    def at(self, now: float) -> DisplayState:
+        """The state to render at monotonic time ``now``."""
+        if self.recording_since is None:
+            return self.state
+        return replace(self.state, recording_elapsed_s=max(0.0, now - self.recording_since))
 
 
 def active_alerts(state: DisplayState) -> tuple[str, ...]:

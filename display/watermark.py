@@ -35,7 +35,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from display.fonts import Face, face_for_cap
+from display.fonts import Face, face_for_cap, first_loadable
 
 #: Tried in order before falling back to the front display's face.
 MONO_CANDIDATES = (
@@ -66,9 +66,11 @@ class Timebase(Protocol):
 
     def utc_us(self, sensor_us: int) -> int:
         """UTC in µs since the epoch of the frame captured at ``sensor_us``."""
+        ...
 
     def clock_source(self) -> str:
         """Where the wall clock comes from now: ``ntp``, ``rtc`` or ``unsynced``."""
+        ...
 
 
 def tag_band(height: int) -> int:
@@ -88,13 +90,7 @@ def label(utc_s: int, device_id: str, clock_source: str, officer_id: str = "") -
 
 @lru_cache(maxsize=1)
 def _mono_path() -> str | None:
-    for candidate in MONO_CANDIDATES:
-        try:
-            ImageFont.truetype(candidate, 12)
-        except OSError:
-            continue
-        return candidate
-    return None
+    return first_loadable(MONO_CANDIDATES)
 
 
 @lru_cache(maxsize=16)
@@ -268,6 +264,7 @@ class Watermark:
         if last is None or last[0] is not lines:
             self.tile(lines)
             last = self._last
+            assert last is not None
         _, tile, luma, chroma = last
         h = self.height
         if (frame.dtype != np.uint8 or frame.shape[0] != h * 3 // 2 or not frame.flags.c_contiguous

@@ -133,6 +133,7 @@ def to_rgb565(lores: np.ndarray, size: tuple[int, int], mirror: bool,
     else:
         # Chroma is upsampled (each sample serves several pixels): combine U and V
         # once per sample over the rows and columns in use, then spread that.
+        assert isinstance(crows, np.ndarray) and isinstance(ccols, np.ndarray)
         r0, r1 = int(crows.min()), int(crows.max()) + 1
         c0, c1 = int(ccols.min()), int(ccols.max()) + 1
         uv = _chroma_bits(u_plane[r0:r1, c0:c1], v_plane[r0:r1, c0:c1])

@@ -52,7 +52,7 @@ class Button:
         pull = GPIO.PUD_UP if active_low else GPIO.PUD_DOWN
         with claiming(pin, "record button"):
             GPIO.setup(pin, GPIO.IN, pull_up_down=pull)
-            GPIO.add_event_detect(pin, GPIO.BOTH, callback=self._edge, bouncetime=None)
+            GPIO.add_event_detect(pin, GPIO.BOTH, callback=self._edge, bouncetime=None)  # pyright: ignore[reportArgumentType]  # debounced on the clock
         self.pressed = self._read()  # after the alert is armed: a press from now on is seen
 
     def _read(self) -> bool:

@@ -39,7 +39,7 @@ class FramePainter(Protocol):
 
 
 def _output_class() -> type:
-    from picamera2.outputs import Output  # device library or the simulation's
+    from picamera2.outputs import Output  # pyright: ignore[reportMissingImports] (device library or the simulation's)
 
     class PacketOutput(Output):
         """Forwards encoded frames as Packets to a callback on the clock's loop."""
@@ -84,11 +84,13 @@ class Camera:
         lores: tuple[int, int],
         painter: FramePainter | None = None,
     ) -> None:
-        from picamera2 import Picamera2
-        from picamera2.encoders import H264Encoder
+        from picamera2 import Picamera2  # pyright: ignore[reportMissingImports] (on the device)
+        from picamera2.encoders import H264Encoder  # pyright: ignore[reportMissingImports]
 
         self.size = (width, height)
-        self._picam2 = Picamera2()
+        # Held as Any: picamera2 is untyped, and pyright's inference from its source
+        # (pre_callback = None, framerate: int) is narrower than what it accepts.
+        self._picam2: Any = Picamera2()
         config = self._picam2.create_video_configuration(
             main={"size": (width, height), "format": "YUV420"},
             lores={"size": lores, "format": "YUV420"},
@@ -109,9 +111,10 @@ class Camera:
         if "enable_sps_framerate" in inspect.signature(H264Encoder).parameters:
             # The Pi 4's V4L2 encoder is told the frame rate (S_PARM) only with this set.
             options["enable_sps_framerate"] = True
-        self._encoder = H264Encoder(
+        self._encoder: Any = H264Encoder(
             bitrate=bitrate, repeat=True, iperiod=max(1, round(gop_seconds * self.fps)),
-            framerate=Fraction(self.fps).limit_denominator(1001),  # PyAV takes no float rate
+            # PyAV takes no float rate; picamera2 passes it on untouched (typed int there)
+            framerate=Fraction(self.fps).limit_denominator(1001),  # pyright: ignore[reportArgumentType]
             **options,
         )
         self._output = _output_class()(clock, on_packet, self._encoder)
@@ -134,8 +137,11 @@ class Camera:
             # As picamera2's encoder derives its timestamps (encoders/encoder.py:366),
             # so this is the packet's pts_us exactly.
             sensor_us = int(request.get_metadata()["SensorTimestamp"] / 1000)
+            painter = self._painter
+            assert painter is not None  # set only with a painter
             with self._mapped_array(request, "main") as m:
-                self._painter(m.array, self.size, sensor_us)
+                assert m.array is not None  # set on entering the context
+                painter(m.array, self.size, sensor_us)
         except Exception as e:  # whatever the painter or the library raises: log, go on
             self.paint_failures += 1
             if self.paint_failures == 1:

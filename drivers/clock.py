@@ -10,8 +10,6 @@ minutes run in seconds.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import shutil
 import subprocess
@@ -22,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from timers import CLOCK_SOURCES, Timer, TimerQueue
 
-#: Clock sources a recording can trust, most trusted first.
-CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
+__all__ = ["CLOCK_SOURCES", "Clock", "SystemClock", "Timer", "TimerQueue"]
+
+log = logging.getLogger(__name__)
 
 #: The first RTC's sysfs directory; ``since_epoch`` is its time in whole UTC seconds.
 RTC_DIR = Path("/sys/class/rtc/rtc0")
@@ -73,77 +72,50 @@ def ntp_synchronized() -> bool:
     return out == "yes"
 
 
-class Timer:
-    """A scheduled callback; :meth:`cancel` keeps it from running."""
-
-    __slots__ = ("when", "fn", "args", "cancelled")
-
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
-        self.when = when
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        """Do not run this callback (a no-op once it has run)."""
-        self.cancelled = True
-
-
 class Clock(Protocol):
     """What the firmware needs of time. Both clocks below provide it."""
 
     def monotonic(self) -> float:
         """Seconds on a clock that never steps (timers, timestamps)."""
+        ...
 
     def time(self) -> float:
         """Wall-clock UTC seconds since the epoch (may step under NTP)."""
+        ...
 
     def boottime(self) -> float:
         """Seconds on the clock the camera's sensor timestamps use (CLOCK_BOOTTIME):
         the microphone's samples are stamped on it too."""
+        ...
 
     def source(self) -> str:
         """Which clock the wall time comes from: one of :data:`CLOCK_SOURCES`."""
+        ...
 
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Run ``fn(*args)`` on the loop when :meth:`monotonic` reaches ``when``."""
+        ...
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Run ``fn(*args)`` on the loop ``delay`` seconds from now."""
+        ...
 
     def call_soon_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the loop as soon as possible; callable from any thread."""
+        ...
 
     def run(self, until: float | None = None) -> None:
         """Run callbacks until :meth:`stop` or until monotonic time reaches ``until``."""
+        ...
 
     def stop(self) -> None:
         """Make :meth:`run` return after the callback in progress; thread-safe."""
+        ...
 
-
-class TimerQueue:
-    """The ordered timer heap both clocks share (FIFO among equal times)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._seq = itertools.count()
-
-    def push(self, timer: Timer) -> Timer:
-        heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
-        return timer
-
-    def next_when(self) -> float | None:
-        """When the earliest live timer is due, or None if there is none."""
-        while self._heap and self._heap[0][2].cancelled:
-            heapq.heappop(self._heap)
-        return self._heap[0][0] if self._heap else None
-
-    def pop_due(self, now: float) -> Timer | None:
-        """The earliest live timer due at or before ``now``, removed from the queue."""
-        when = self.next_when()
-        if when is None or when > now:
-            return None
-        return heapq.heappop(self._heap)[2]
+    def track_worker(self, wait_idle: Callable[[], object]) -> None:
+        """A background worker posts its results to this loop. The device's clock never
+        waits for it; the simulation's fast clock lets it finish before time moves on,
+        so a run stays deterministic."""
 
 
 class SystemClock:
@@ -214,3 +186,6 @@ class SystemClock:
         with self._cond:
             self._stopped = True
             self._cond.notify()
+
+    def track_worker(self, wait_idle: Callable[[], object]) -> None:
+        """On the device the loop never waits for the evidence writer: nothing to do."""

@@ -35,8 +35,8 @@ class CueLines:
         self._gpio = GPIO
         self._pins: dict[str, int] = {}
         self._on: dict[str, bool] = {}
-        self._on_level = GPIO.HIGH if active_high else GPIO.LOW
-        self._off_level = GPIO.LOW if active_high else GPIO.HIGH
+        self._on_level = bool(active_high)  # True is GPIO.HIGH
+        self._off_level = not active_high
         self._closed = False
         GPIO.setwarnings(False)
         if GPIO.getmode() is None:
@@ -63,6 +63,15 @@ class CueLines:
         """Whether the line was last switched on (False for a line not fitted)."""
         self._check(name)
         return self._on.get(name, False)
+
+    def read(self, name: str) -> bool:
+        """The line's level read back from the pin (RPi.GPIO's ``input`` on an output
+        returns the level driven), as on or off; False for a line not fitted."""
+        self._check(name)
+        pin = self._pins.get(name)
+        if pin is None:
+            return False
+        return self._gpio.input(pin) == self._on_level
 
     def set(self, name: str, on: bool) -> None:
         """Switch one line; a line not fitted is skipped, an unknown name is a bug."""

@@ -68,6 +68,7 @@ class LoresSlot:
         if not width:
             return
         with MappedArray(request, "lores") as m:
+            assert m.array is not None  # set on entering the context
             frame = compact_i420(m.array, width, height)
         with self._lock:
             self._frame, self._at = frame, now

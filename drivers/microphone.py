@@ -177,6 +177,7 @@ class Microphone:
         self.state, self.problem, self._read = MicState.RUNNING, "", 0
         self.tracker.restart()
         self._resampler.reset()
+        assert self._pcm is not None  # just opened above
         log.info("microphone %s open (%s)", self.device, self._pcm.cardname())
         if was_failed:
             self._report(MicEvent.BACK, self._now_us(), "microphone open again")

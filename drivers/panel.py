@@ -104,16 +104,18 @@ class Panel:
 
             gpio.setmode(gpio.BCM)
         if spi is None:
-            import spidev
+            import spidev  # pyright: ignore[reportMissingImports] (on the device)
 
             spi = spidev.SpiDev()
         luma_hz = max(hz for hz in _LUMA_HZ if hz <= max(int(spi_hz), _LUMA_HZ[0]))
         serial = luma.core.interface.serial.spi(
             spi=spi, gpio=gpio, port=spi_port, device=spi_device, bus_speed_hz=luma_hz,
             gpio_DC=dc_pin, gpio_RST=rst_pin,
-            reset_hold_time=RESET_HOLD_S, reset_release_time=RESET_RELEASE_S)
+            # luma.core's hints say int; it passes the values to time.sleep, as floats work.
+            reset_hold_time=RESET_HOLD_S,  # pyright: ignore[reportArgumentType]
+            reset_release_time=RESET_RELEASE_S)  # pyright: ignore[reportArgumentType]
         spi.max_speed_hz = int(spi_hz)
-        common = dict(serial_interface=serial, width=w, height=h, rotate=rotation, gpio=gpio,
+        common: dict[str, Any] = dict(serial_interface=serial, width=w, height=h, rotate=rotation, gpio=gpio,
                       gpio_LIGHT=backlight_pin, active_low=backlight_active_low)
         if kind == "ili9341":
             device = luma.lcd.device.ili9341(framebuffer=full_frame(), **common)

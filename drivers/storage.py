@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-RESERVE_NAME = ".space-reserve"
+from evidence.layout import RESERVE_NAME
 
 
 class Storage:

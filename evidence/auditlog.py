@@ -28,10 +28,11 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from evidence.fsutil import write_all
+from evidence.fsutil import fsync_dir, write_all
 from evidence.primitives import CTX2_AUDIT, audit_message, key_id
 from evidence.sigcheck import as_public, open_regular
 from evidence.signer import KeyFileSigner, PublicKey, SigAlg, Signer, sign2
+from evidence.timefmt import iso_utc_us, us_of
 
 GENESIS = "0" * 64
 RESERVED = frozenset({"seq", "utc", "mono_us", "event", "prev", "hash"})
@@ -43,11 +44,7 @@ MAX_LINE = 1 << 20
 
 
 def _iso(utc: float) -> str:
-    secs = int(utc // 1)
-    us = int(round((utc - secs) * 1_000_000))
-    if us == 1_000_000:
-        secs, us = secs + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us:06d}Z"
+    return iso_utc_us(us_of(utc))
 
 
 def _encode(doc: dict[str, Any]) -> bytes:
@@ -125,7 +122,11 @@ class AuditLog:
         """Find the chain's head, end a torn last line and record it (as after a crash)."""
         torn, terminated = self._load()
         if self._fd < 0:
+            new = not self.path.exists()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if new:  # the file's name must survive a power cut too, not only its lines
+                os.fsync(self._fd)
+                fsync_dir(self.path.parent)
         if not terminated:  # end the last line so the next entry starts on its own
             write_all(self._fd, b"\n")
             os.fsync(self._fd)

@@ -9,7 +9,6 @@ into one another. Each problem found is classed as in docs/FORMAT.md §9.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from evidence import canonical
 from evidence.canonical import CanonicalError
 from evidence.consistency import manifest_matches_files
 from evidence.framing import MAGIC_LEN, MANIFEST_VERSIONS, RECORD_HEAD, SEGMENT_VERSIONS
+from evidence.layout import SEGMENT_FILE
 from evidence.manifest import MANIFEST_NAME, span_us
 from evidence.reader import (
     DUPLICATED,
@@ -35,7 +35,7 @@ from evidence.reader import (
 )
 from evidence.sigcheck import AnyKey, open_regular, sig_len
 
-SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
+SEG_FILE = SEGMENT_FILE
 INTACT = "intact"
 #: The status of a recording is its most specific problem: the order in which
 #: kinds win when a recording has several.

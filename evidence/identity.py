@@ -22,7 +22,7 @@ DEVICE_PUB_FORMAT_2 = "bodycam-device-pub/2"
 DEVICE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-def check_device_id(device_id: str) -> str:
+def check_device_id(device_id: object) -> str:
     """Return ``device_id`` if it is usable, else raise :class:`KeyFileError`."""
     if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id):
         raise KeyFileError(

@@ -36,13 +36,13 @@ from evidence.identity import (
     parse_device_pub,
     parse_device_pub_full,
 )
+from evidence.layout import DEVICE_PUB
 from evidence.primitives import key_id, x25519_raw
 from evidence.signer import KeyStore, PublicKey, SigAlg
 
 CUSTODIAN_KEY = "custodian.key"
 CUSTODIAN_PUB = "custodian.pub"
 DEVICE_KEY = "device.key"
-DEVICE_PUB = "device.pub"
 MAX_KEY_FILE = 64 * 1024
 
 #: What ``bodycam keys custodian`` must tell its user.

@@ -8,11 +8,10 @@ from typing import Any
 
 from evidence import canonical
 from evidence.framing import MANIFEST_MAGIC_2, TAG_MANIFEST, record
+from evidence.layout import MANIFEST_NAME
 from evidence.primitives import FORMAT_VERSION_2, manifest_message
 from evidence.reader import SegmentScan
 from evidence.signer import Signer, sign2
-
-MANIFEST_NAME = "manifest.bcm"
 
 
 def span_us(frames: int, first: int | None, last: int | None) -> int:

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from evidence.canonical import CanonicalError
+from evidence.layout import SEGMENT_FILE
 from evidence.primitives import (
     FORMAT_VERSION,
     FORMAT_VERSION_2,
@@ -22,9 +23,9 @@ from evidence.primitives import (
 )
 
 CONTAINER = "video/mp2t"
-_HEX = re.compile(r"[0-9a-f]*")
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_SEG_FILE = re.compile(r"seg-[0-9]{6}\.bcs")
+_HEX = re.compile(r"^[0-9a-f]*$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SEG_FILE = SEGMENT_FILE
 
 
 class ClockSource(enum.Enum):

@@ -3,7 +3,8 @@
 A full card must not silence the log: a press refused for want of space, its
 button entry and its cue are exactly what a custodian later needs to see. The
 reserve file (docs/OPERATIONS.md) exists for this; it comes back once the card
-has room again (``Daemon._check_storage``).
+has room again (``StorageSupervisor``). The daemon puts it inside the audit queue
+(``firmware.audit_queue``), so the retry runs on the writer thread.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ _FULL = (errno.ENOSPC, errno.EDQUOT)
 class AuditSink(Protocol):
     """What the daemon and the cues need of the audit log."""
 
+    @property
+    def signer(self) -> object | None: ...
+
     def append(self, event: str, **fields: Any) -> dict[str, Any]: ...
 
-    def checkpoint(self) -> dict[str, Any]: ...
+    def checkpoint(self, recording_seq: int = ..., chain_head: str = ...) -> dict[str, Any]: ...
 
 
 class RoomForAudit:
@@ -33,6 +37,11 @@ class RoomForAudit:
     def __init__(self, audit: AuditSink, release: Callable[[], int]) -> None:
         self._audit = audit
         self._release = release
+
+    @property
+    def signer(self) -> object | None:
+        """The log's signing key (None: entries are not signed)."""
+        return self._audit.signer
 
     def __getattr__(self, name: str) -> Any:  # signer, path, close, ...: the log's own
         return getattr(self._audit, name)

@@ -216,6 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     summary = run(args)
+    assert summary is not None
     cue_lines = summary.pop("cue_timeline", None)
     if cue_lines:
         print("Cues the officer saw, heard and felt (scenario time):")

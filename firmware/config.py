@@ -348,7 +348,7 @@ def markdown_table() -> str:
             if key.choices:
                 allowed = ", ".join(f"`{c}`" for c in key.choices)
             elif key.min is not None:
-                allowed = f"{_num(key.min)} to {_num(key.max)}"
+                allowed = f"{_num(key.min)} to {_num(key.max if key.max is not None else key.min)}"
             else:
                 allowed = _type_name(key.type)
             rows.append(f"| `{section}.{name}` | `{_fmt(key.default)}` | {allowed} | {key.doc} |")

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from drivers.clock import Clock, Timer
 from drivers.cue_lines import NAMES, CueLines
@@ -46,6 +47,24 @@ REMINDER_SECONDS = 120.0
 
 ALL = NAMES
 FEEL_AND_SOUND = ("vibration", "buzzer")
+
+
+class Cue(StrEnum):
+    """The cue patterns, by the name the audit log gives them."""
+
+    START = "start"
+    REMINDER = "reminder"
+    STOP = "stop"
+    BOOKMARK = "bookmark"
+    ARMED = "armed"
+    DISARMED = "disarmed"
+    FAULT = "fault"
+
+
+class AuditSink(Protocol):
+    """Where the cues (and the daemon) log what they did: the audit log, or its queue."""
+
+    def append(self, event: str, **fields: Any) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -74,14 +93,14 @@ def _fault_pulses() -> tuple[tuple[float, float], ...]:
     return tuple(group * FAULT_GROUPS)
 
 
-PATTERNS: dict[str, Pattern] = {
-    "start": Pattern(ALL, ((SHORT_ON, SHORT_OFF),) * 2),
-    "reminder": Pattern(FEEL_AND_SOUND, ((SHORT_ON, SHORT_OFF),) * 2),
-    "stop": Pattern(ALL, ((LONG_ON, SHORT_OFF),)),
-    "bookmark": Pattern(FEEL_AND_SOUND, ((SHORT_ON, SHORT_OFF),)),
-    "armed": Pattern(ALL, ((SHORT_ON, SHORT_OFF),)),
-    "disarmed": Pattern(ALL, ((MEDIUM_ON, SHORT_OFF),)),
-    "fault": Pattern(ALL, _fault_pulses()),
+PATTERNS: dict[Cue, Pattern] = {
+    Cue.START: Pattern(ALL, ((SHORT_ON, SHORT_OFF),) * 2),
+    Cue.REMINDER: Pattern(FEEL_AND_SOUND, ((SHORT_ON, SHORT_OFF),) * 2),
+    Cue.STOP: Pattern(ALL, ((LONG_ON, SHORT_OFF),)),
+    Cue.BOOKMARK: Pattern(FEEL_AND_SOUND, ((SHORT_ON, SHORT_OFF),)),
+    Cue.ARMED: Pattern(ALL, ((SHORT_ON, SHORT_OFF),)),
+    Cue.DISARMED: Pattern(ALL, ((MEDIUM_ON, SHORT_OFF),)),
+    Cue.FAULT: Pattern(ALL, _fault_pulses()),
 }
 
 
@@ -96,7 +115,7 @@ class Cues:
         self,
         clock: Clock,
         lines: CueLines,
-        audit: Any,
+        audit: AuditSink,
         *,
         reminder_seconds: float = REMINDER_SECONDS,
         enabled: bool = True,
@@ -143,16 +162,16 @@ class Cues:
         self._recording = True
         self._recording_since = self._clock.monotonic()
         self._schedule_reminder(1)
-        self._play("start")
+        self._play(Cue.START)
 
     def recording_stopped(self) -> None:
         """One long pulse on every line; the LED is dark after it and reminders stop."""
         self._end_recording()
-        self._play("stop")
+        self._play(Cue.STOP)
 
     def bookmark(self) -> None:
         """One short pulse of vibration and buzzer; the recording LED stays lit."""
-        self._play("bookmark")
+        self._play(Cue.BOOKMARK)
 
     def fault(self, kind: str, *, recording_ended: bool = False) -> None:
         """Fast triple pulses on every line. With ``recording_ended`` (a storage failure
@@ -160,11 +179,11 @@ class Cues:
         stop cue: the fault pattern is the one the officer must notice."""
         if recording_ended:
             self._end_recording()
-        self._play("fault", kind=kind)
+        self._play(Cue.FAULT, kind=kind)
 
     def armed(self, on: bool = True) -> None:
         """Pre-record armed (one short pulse) or disarmed (one medium pulse), all lines."""
-        self._play("armed" if on else "disarmed")
+        self._play(Cue.ARMED if on else Cue.DISARMED)
 
     def set_stealth(self, on: bool) -> None:
         """Stealth on: every line off at once, every cue silenced. Off: the steady
@@ -207,10 +226,10 @@ class Cues:
 
     def _remind(self, n: int) -> None:
         self._reminder = None
-        self._play("reminder", n=n)
+        self._play(Cue.REMINDER, n=n)
         self._schedule_reminder(n + 1)
 
-    def _play(self, name: str, **fields: Any) -> None:
+    def _play(self, name: Cue, **fields: Any) -> None:
         if self._closed:
             return
         now = self._clock.monotonic()

@@ -1,69 +1,68 @@
 """The device daemon: pre-record in standby, record on the start gesture, stop on hold.
 
-States:
+The daemon owns the state machine (:class:`firmware.states.State`) and only
+decides; its collaborators do the work and report back through callbacks:
 
-- ``standby``: the camera runs; the pre-record buffer (RAM only) holds the
-  last N seconds when pre-record is on (or armed).
-- ``recording``: the pre-roll has been written; every packet goes straight to
-  the segment writer, which seals and fsyncs as it goes.
-- ``stopping``: the segment in progress is being closed and the manifest signed.
-- ``fault``: storage failed under a recording; the camera keeps running and
-  pre-record with it, and the officer can try again.
+- the evidence writer thread (``recorder.io_worker``) seals, signs, writes and
+  fsyncs; the recording in progress is a ``recorder.session.RecordingSession``
+  that holds its own not-yet-durable footage when storage fails;
+- the storage supervisor (free space, reserve, back-off, probe);
+- the timebase (sensor µs, monotonic, UTC, clock steps);
+- the camera watch (stall and restart);
+- the sound (``firmware.sound``: what of the microphone goes where).
 
-Every callback runs on the clock's loop, so this class holds no locks.
-Every transition is logged to stderr and written to the audit log.
+Transitions (``why`` in the audit log and the run summary)::
+
+    STANDBY   --start gesture-->  STARTING   --begun-->  RECORDING
+    RECORDING --hold-->           STOPPING   --closed-->  STANDBY
+    STARTING, RECORDING --write failed-->  SUSPENDED  --storage back-->  RECORDING
+    SUSPENDED --hold-->           STOPPING   (what fits of the RAM backlog is written)
+    STANDBY   --storage failed--> FAULT      --storage back-->  STANDBY
+    STOPPING  --close failed-->   FAULT
+
+Every callback runs on the clock's loop, so this class holds no locks; the
+display thread reads only :attr:`snapshot`, one frozen value swapped per change.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from display import DisplayState
-from display.watermark import FrameStamp, Position
+from display import Alert, DisplaySnapshot, DisplayState
 from drivers.button import Button
 from drivers.camera import Camera
 from drivers.clock import Clock, Timer
-from drivers.cue_lines import CueLines
-from drivers.panel import Panel
 from drivers.storage import Storage
-from evidence.errors import BodycamError
-from recorder.packet import AUDIO, Packet
-from recorder.ringbuffer import MAX_SECONDS as MAX_PREROLL_SECONDS
+from recorder.io_worker import IoWorker
+from recorder.packet import AUDIO, VIDEO, Packet
 from recorder.ringbuffer import PreRecordBuffer
+from recorder.segmenter import RecordingStats
 
-if TYPE_CHECKING:  # the writer (PyAV's muxer, the evidence crypto) loads at the first recording
-    from recorder.segmenter import RecordingStats, RecordingWriter
-
+from .audit_queue import AuditLogLike, QueuedAudit, checkpoint_due
 from .audit_room import RoomForAudit
+from .camera_watch import CameraWatch
 from .cues import Cues
+from .display_view import snapshot
 from .front_display import FrontDisplay
-from .gestures import GestureRecognizer
+from .gesture_map import Action, Controls, action_for
+from .gestures import Gesture, GestureRecognizer
+from .lifecycle import LifeCycle
+from .recording import Recording, Store
+from .settings import Settings
 from .sound import Sound
+from .states import State
+from .storage_supervisor import Limits, StorageSupervisor
+from .timebase import Timebase
 from .watchdog import Notifier
 
 log = logging.getLogger("bodycam")
 
-STANDBY, RECORDING, STOPPING, FAULT = "standby", "recording", "stopping", "fault"
-HOUSEKEEPING_S = 0.25
-#: A wall-clock jump at least this large between two ticks is a clock step.
-CLOCK_STEP_S = 1.0
-#: Room kept free when closing a recording on a full medium: final chunk, trailer,
-#: manifest, audit entries and checkpoint.
-CLOSE_MARGIN = 512 * 1024
-#: How often free space is read.
-STORAGE_CHECK_S = 5.0
-#: Retrying failed storage: first after this long, doubling up to the maximum.
-RETRY_FIRST_S, RETRY_MAX_S = 1.0, 30.0
-_FULL = (errno.ENOSPC, errno.EDQUOT)
-#: The manifest's gap reason for footage held in RAM that did not fit at a stop on a
-#: full card (office/report_model.py knows it by its start).
-DROPPED_REASON = "held in RAM, dropped: the card was full at the stop"
+Conf = dict[str, dict[str, Any]]
 
 
 @dataclass
@@ -75,254 +74,81 @@ class Summary:
     transitions: list[tuple[float, str, str, str]]
 
 
-class Daemon:
+class Daemon(LifeCycle):
     """Wires camera, button, buffer and evidence writer together on one clock."""
 
-    def __init__(
-        self,
-        conf: dict[str, dict[str, Any]],
-        clock: Clock,
-        *,
-        store: Any | None,
-        audit: Any,
-        key_problem: str | None = None,
-        on_state: Callable[[str], None] | None = None,
-        notifier: Notifier | None = None,
-    ) -> None:
+    def __init__(self, conf: Conf, clock: Clock, *, store: Store | None,
+                 audit: AuditLogLike, key_problem: str | None = None,
+                 on_state: Callable[[State], None] | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.conf = conf
+        self.settings = Settings.of(conf)
         self.clock = clock
         self.store = store
-        self.audit = audit
+        pre = self.settings.prerecord
+        self.worker = IoWorker(clock.call_soon_threadsafe, max_bytes=pre.max_mib << 20)
+        clock.track_worker(self.worker.wait_idle)
+        st = self.settings.storage
+        disk = Storage(Path(st.data_dir), st.reserve_mib << 20)
+        # On a full card the audit log makes room from the reserve (on the writer thread).
+        self.audit = QueuedAudit(self.worker, RoomForAudit(audit, disk.release_reserve),
+                                 pins=self._chain_pins)
+        self._last_checkpoint: float | None = clock.monotonic()  # entries since: one a minute
         self.key_problem = key_problem if store is None else None
         self.on_state = on_state
-        self.state = STANDBY
-        pre = conf["prerecord"]
-        self.prerecord_mode: str = pre["mode"]
+        self.state = State.STANDBY
+        self._reported = self.state.public
+        self.prerecord_mode: str = pre.mode
         self.armed = self.prerecord_mode == "on"
-        self.buffer = PreRecordBuffer(
-            seconds=pre["seconds"],
-            max_bytes=pre["max_mib"] * 1024 * 1024,
-            on_shortfall=self._buffer_shortfall,
-        )
-        self.writer: RecordingWriter | None = None
+        self.buffer = PreRecordBuffer(seconds=pre.seconds, max_bytes=pre.max_mib << 20,
+                                      on_shortfall=self._buffer_shortfall)
+        self.recording: Recording | None = None
         self.camera: Camera | None = None
         self.button: Button | None = None
+        btn, gest = self.settings.button, self.settings.gestures
+        self.controls = Controls(self.prerecord_mode, gest.start, gest.bookmark,
+                                 bool(btn.stealth_hold_seconds))
         self.gestures = GestureRecognizer(
-            clock,
-            self._gesture,
-            hold_seconds=conf["button"]["hold_seconds"],
-            double_press_seconds=conf["button"]["double_press_seconds"],
-            long_hold_seconds=conf["button"]["stealth_hold_seconds"] or None,
-        )
+            clock, self._gesture, hold_seconds=btn.hold_seconds,
+            double_press_seconds=btn.double_press_seconds,
+            long_hold_seconds=btn.stealth_hold_seconds or None)
         self.cues: Cues | None = None
-        self.sound = Sound(conf["audio"], clock, self._audit, self._alert)
         self.display: FrontDisplay | None = None
         self.stealth = False
-        self.clock_source = clock.source()
-        self._wall_offset = clock.time() - clock.monotonic()
-        self._pts_offset_us: int | None = None  # monotonic µs minus sensor µs
-        self._last_packet_at: float | None = None
-        self._stalled_since: float | None = None
-        self._restarting = False  # stopped after a stall; packets now are flushed old frames
-        self._gop_to_finish = False  # card full: the GOP in progress still goes to its segment
-        #: What the front display and doctor show: storage_low, storage_full,
-        #: camera_fault, clock_unsynced, key_missing.
-        self.alerts: frozenset[str] = frozenset()  # replaced, never mutated: the display reads it
+        self.timebase = Timebase(clock)
+        self.timebase.on_step(self._clock_stepped)
+        self.alerts: frozenset[Alert] = frozenset()
+        self.sound = Sound(conf["audio"], clock, self._audit, self._alert)
+        self.storage = StorageSupervisor(
+            clock, disk,
+            Limits(st.min_free_mib << 20, st.reserve_mib << 20, st.nearly_full_percent),
+            run_io=self._run_io, on_alert=self._alert, on_back=self._storage_back,
+            audit=self._audit)
+        self.watch = CameraWatch(clock, self.settings.camera.stall_seconds, on_stall=self._stalled,
+                                 audit=self._audit, on_alert=self._alert)
         self._recording_since: float | None = None
-        self.storage = Storage(Path(conf["storage"]["data_dir"]), conf["storage"]["reserve_mib"] << 20)
-        self.audit = RoomForAudit(audit, self.storage.release_reserve)
-        self._suspended = False  # a recording waits in RAM for storage to come back
-        self._pending_trigger: float | None = None  # a press storage could not serve yet
-        self._retry: Timer | None = None
-        self._retry_delay = RETRY_FIRST_S
-        self._next_storage_check = 0.0
-        self._housekeeping: Timer | None = None
+        self.snapshot = DisplaySnapshot(DisplayState())
         self.notifier = notifier if notifier is not None else Notifier()
         self._next_ping = 0.0
         self._terminate = False
-        self._reload: dict[str, dict[str, Any]] | None = None
+        self._reload: Conf | None = None
+        self._housekeeping: Timer | None = None
         self._stopped = False
         self.started_at = clock.monotonic()
-        self._last_checkpoint: float | None = clock.monotonic()  # entries since: one a minute
         self.summary = Summary([], 0, [])
-
-    # -- life cycle ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the camera and the button, and begin pre-recording."""
-        cam = self.conf["camera"]
-        self.started_at = self.clock.monotonic()
-        self._audit("boot", prerecord=self.prerecord_mode, seconds=self.buffer.seconds,
-                    **key_store_note(self.store))
-        if not self.storage.ensure_reserve():
-            log.warning("no room for the %d MiB storage reserve", self.conf["storage"]["reserve_mib"])
-        self._check_storage(self.clock.monotonic())
-        if self.key_problem:
-            self._alert("key_missing", True)
-            log.error("%s", self.key_problem)
-            self._audit("key_missing", problem=self.key_problem)
-        try:
-            self._open_hardware()
-            self.camera.start()
-        except ImportError as e:
-            what = f"{e.name or e} is not installed"
-            if e.name == "libcamera":  # picamera2 without the libcamera it runs on
-                what = "picamera2 is not installed (its libcamera is missing)"
-            raise BodycamError(
-                f"{what}: on Raspberry Pi OS run deploy.sh (it installs "
-                "python3-picamera2 and the GPIO and SPI libraries), or use --sim", exit_code=1
-            ) from None
-        except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO
-            raise BodycamError(
-                f"camera or button unavailable ({type(e).__name__}: {e}); check the ribbon "
-                "cable and wiring, then run 'bodycam doctor'", exit_code=1) from None
-        self._last_packet_at = self.clock.monotonic()  # a camera that never delivers is a stall too
-        self.sound.start(self.on_packet)  # a missing microphone is an alert, never a stop
-        log.info(
-            "standby: camera %s %dx%d@%d, pre-record %s (%g s)",
-            self.camera.model, cam["width"], cam["height"], cam["fps"],
-            self.prerecord_mode, self.buffer.seconds,
-        )
-        self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
-        # Ready once the camera runs: the panel (luma, SPI, its first frame) comes up on
-        # the loop, after the first packets are already in the pre-record buffer.
-        self.clock.call_soon_threadsafe(self._start_display)
-        self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
-
-    def _open_hardware(self) -> None:
-        """Camera, cue lines and button through their drivers."""
-        cam, btn = self.conf["camera"], self.conf["button"]
-        stamp = self._watermark()
-        self.camera = Camera(
-            self.clock,
-            self.on_packet,
-            width=cam["width"],
-            height=cam["height"],
-            fps=cam["fps"],
-            bitrate=cam["bitrate"],
-            gop_seconds=cam["gop_seconds"],
-            lores=(cam["lores_width"], cam["lores_height"]),
-            painter=stamp,
-        )
-        if stamp is not None:  # fonts and glyphs now, not on the camera thread's first frame
-            stamp.prepare(self.camera.size)
-        cues = self.conf["cues"]
-        self.cue_lines = CueLines(cue_pins(cues), active_high=cues["active_high"])
-        self.cues = Cues(
-            self.clock, self.cue_lines, self.audit,
-            reminder_seconds=cues["reminder_seconds"], enabled=cues["enabled"],
-        )
-        self.button = Button(
-            btn["pin"],
-            self.clock,
-            self._button_changed,
-            active_low=btn["active_low"],
-            debounce_ms=btn["debounce_ms"],
-        )
-
-    def _watermark(self) -> FrameStamp | None:
-        """The burned-in watermark the camera draws before encoding (docs/WATERMARK.md)."""
-        wm = self.conf["watermark"]
-        if not wm["enabled"]:
-            return None
-        device = self.store.identity.device_id if self.store is not None else ""
-        return FrameStamp(FrameTimes(self), device, wm["officer_id"], Position(wm["position"]))
-
-    def _start_display(self) -> None:
-        """Open the front panel; without one the camera records all the same."""
-        disp = self.conf["display"]
-        if not disp["enabled"] or self.camera is None:
-            return
-        try:
-            panel = Panel.from_config(
-                kind=disp["kind"], rotation=disp["rotation"], spi_port=disp["spi_port"],
-                spi_device=disp["spi_device"], spi_hz=disp["spi_hz"], dc_pin=disp["dc_pin"],
-                rst_pin=disp["rst_pin"], backlight_pin=disp["backlight_pin"],
-                width=disp["width"] or None, height=disp["height"] or None,
-                backlight_active_low=disp["backlight_active_low"],
-            )
-        except Exception as e:  # a missing or broken panel: whatever its libraries raise
-            log.error("front display unavailable (%s); recording is not affected", e)
-            self._audit("display_unavailable", error=str(e))
-            return
-        self.display = FrontDisplay(
-            panel, self.camera.lores_frame, self.display_state, self.clock.monotonic, fps=disp["fps"]
-        )
-        self.display.start()
+        self._publish()
 
     def display_state(self) -> DisplayState:
         """What the front panel should show now (read by the display thread)."""
-        disp = self.conf["display"]
-        if self.stealth:
-            mode = "stealth"
-        elif self.state in (RECORDING, STOPPING) or self._suspended:
-            mode = "recording"  # suspended: still capturing, held in RAM
-        else:
-            mode = "standby"
-        since = self._recording_since
-        alerts = set(self.alerts)  # a frozenset, swapped whole by the loop
-        if self.clock_source == "unsynced":
-            alerts.add("clock_unsynced")
-        prerecord = "off"
-        if self.armed and self.prerecord_mode != "off":
-            prerecord = "armed" if self.prerecord_mode == "armed" else "on"
-        return DisplayState(
-            mode=mode,
-            recording_elapsed_s=0.0 if since is None else max(0.0, self.clock.monotonic() - since),
-            prerecord=prerecord,
-            alerts=tuple(sorted(alerts)),
-            language=disp["language"],
-            standby_view=disp["standby_view"],
-            mirror=disp["mirror"],
-        )
+        return self.snapshot.at(self.clock.monotonic())
 
-    def request_reload(self, conf: dict[str, dict[str, Any]]) -> None:
-        """New configuration (SIGHUP); applied on the loop. Only the pre-record length
-        changes while running; everything else takes effect at the next start."""
-        self._reload = conf
-
-    def _apply_reload(self, conf: dict[str, dict[str, Any]]) -> None:
-        seconds = conf["prerecord"]["seconds"]
-        changed = {
-            f"{sec}.{key}": value for sec, keys in conf.items() for key, value in keys.items()
-            if self.conf[sec][key] != value
-        }
-        self.conf["prerecord"]["seconds"] = seconds
-        if not self._suspended:
-            self.buffer.seconds = seconds
-        later = sorted(k for k in changed if k != "prerecord.seconds")
-        log.info("configuration reloaded: pre-record %g s%s", seconds,
-                 f"; at the next start: {', '.join(later)}" if later else "")
-        self._audit("config", prerecord_seconds=seconds, changed=sorted(changed),
-                    pending=later)
-
-    def request_stop(self) -> None:
-        """Ask for a clean shutdown; safe from a signal handler (only sets a flag)."""
-        self._terminate = True
-
-    def shutdown(self) -> None:
-        """Close any recording, stop the camera, drop the pre-record buffer."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.notifier.stopping()
-        if self.writer is not None:  # recording, or suspended with footage in RAM
-            self.stop_recording("shutdown")
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-        for part in (self.display, self.sound, self.camera, self.button, self.cues):
-            if part is None:
-                continue
-            try:  # one part failing to close must not keep the others (or the log) open
-                part.stop() if part is self.display else part.close()
-            except Exception as e:  # whatever the hardware library raises
-                log.error("closing %s failed: %s", type(part).__name__, e)
-        self.buffer.clear()
-        self._audit("shutdown")
-        self._checkpoint()
-        self.notifier.close()
-        log.info("shut down cleanly")
-        self.clock.stop()
+    def _publish(self) -> None:
+        """Swap in a new display snapshot: one reference, so a reader sees all of it or none."""
+        self.snapshot = snapshot(
+            self.state, stealth=self.stealth, alerts=self.alerts,
+            clock_source=self.timebase.source(), armed=self.armed,
+            prerecord_mode=self.prerecord_mode, display=self.conf["display"],
+            recording_since=self._recording_since)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -331,43 +157,20 @@ class Daemon:
         if pkt.stream == AUDIO:
             self._on_audio(pkt)
             return
-        now_us = round(self.clock.monotonic() * 1e6)
-        offset = now_us - pkt.pts_us
-        # Packets leave the encoder frames after capture (x264 frame threads): the
-        # camera's own reading at completion dates a press without that lag.
-        seen = self.camera.sensor_offset_us if self.camera is not None else None
-        if seen is not None and seen < offset:
-            offset = seen
-        if self._pts_offset_us is None or offset < self._pts_offset_us:
-            self._pts_offset_us = offset
-        self._last_packet_at = self.clock.monotonic()
-        if self._stalled_since is not None and not self._restarting:
-            self._camera_resumed(pkt)
-        if self._gop_to_finish and self.writer is not None and self._finish_gop(pkt):
-            return
-        if self.state == RECORDING and self.writer is not None:
-            try:
-                self.writer.write(pkt)
-            except OSError as e:
-                self._storage_failed(e)
-        elif self._suspended or self._pending_trigger is not None or (
-                self.armed and self.prerecord_mode != "off"):
+        self.timebase.observe(pkt.pts_us,
+                              self.camera.sensor_offset_us if self.camera is not None else None)
+        self.watch.packet(pkt)
+        if self.recording is not None and self.state is not State.STOPPING:
+            self.recording.write(pkt)
+        elif self.armed and self.prerecord_mode != "off":
             self.buffer.append(pkt)
 
     def _on_audio(self, pkt: Packet) -> None:
-        """Sound takes the video's path; firmware/sound.py decides what is kept."""
-        if self.state == RECORDING and self.writer is not None:
+        """Sound takes the video's path; ``firmware.sound`` decides what is kept."""
+        if self.recording is not None and self.state is not State.STOPPING:
             if self.sound.live(pkt):
-                try:
-                    self.writer.write(pkt)
-                except OSError as e:
-                    self._storage_failed(e)
-            return
-        trigger = self._pending_trigger
-        trigger_us = self._sensor_us(trigger) if trigger is not None else None
-        if self._suspended or (
-                self.sound.buffered(trigger_us) and (trigger_us is None or pkt.pts_us >= trigger_us)
-                and (trigger_us is not None or (self.armed and self.prerecord_mode != "off"))):
+                self.recording.write(pkt)
+        elif self.sound.in_prerecord and self.armed and self.prerecord_mode != "off":
             self.buffer.append(pkt)
 
     def _button_changed(self, pressed: bool, t: float) -> None:
@@ -377,42 +180,23 @@ class Daemon:
         else:
             self.gestures.released(t)
 
-    def _gesture(self, name: str, t_down: float) -> None:
-        """Map gestures to actions; see docs/GESTURES.md for the table."""
-        log.debug("gesture %s (began %.3f)", name, t_down)
-        if name == "long_hold":  # even when its press started a recording: a covert start
-            self._set_stealth(not self.stealth)
-            return
-        if self._recording_since is not None and t_down <= self._recording_since:
+    def _gesture(self, gesture: Gesture, t_down: float) -> None:
+        """Act on a gesture by the table in ``firmware.gesture_map`` (docs/GESTURES.md)."""
+        log.debug("gesture %s (began %.3f)", gesture, t_down)
+        if gesture is not Gesture.LONG_HOLD and self._recording_since is not None \
+                and t_down <= self._recording_since:
             return  # the tail of the gesture that started this recording
-        # With a stealth gesture on the same button, a hold acts when let go, so
-        # that holding on to the long hold does not also stop or disarm.
-        hold = "hold_released" if self.gestures.long_hold_seconds else "hold"
-        start = self.conf["gestures"]["start"]
-        recording = self.state == RECORDING or self._suspended  # suspended: held in RAM
-        if not recording and self.state in (STANDBY, FAULT):
-            if self.prerecord_mode == "armed":
-                if not self.armed:
-                    if name == "press":
-                        self._arm(True)
-                    return
-                if name == hold:
-                    self._arm(False)
-                    return
-            # "press" starts at contact, except in armed mode, where a hold must stay
-            # free to disarm: there it starts on release (the pre-roll still reaches
-            # back from the contact, so nothing is lost).
-            if start == "double_press":
-                starts_on = "double_press"
-            else:
-                starts_on = "press" if self.prerecord_mode == "armed" else "down"
-            if name == starts_on:
-                self.start_recording(t_down)
-        elif recording:
-            if name == hold:
-                self.stop_recording("hold")
-            elif name == "press" and self.conf["gestures"]["bookmark"]:
-                self._bookmark(t_down)
+        action = action_for(gesture, self.state, self.armed, self.controls)
+        if action is Action.STEALTH:
+            self._set_stealth(not self.stealth)
+        elif action in (Action.ARM, Action.DISARM):
+            self._arm(action is Action.ARM)
+        elif action is Action.START:
+            self.start_recording(t_down)
+        elif action is Action.STOP:
+            self.stop_recording("hold")
+        elif action is Action.BOOKMARK:
+            self._bookmark(t_down)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -423,434 +207,230 @@ class Daemon:
             msg = self.key_problem or "no evidence store"
             log.error("recording refused: %s", msg)
             self._audit("record_refused", reason=msg)
-            self._cue("fault", "no_key")
+            self._cue_fault("no_key")
             return
         try:
             free = self.storage.free_bytes()
         except OSError as e:  # the data directory is gone or unreadable
-            self._storage_failed(e)
+            self._storage_failed(e, full=False, freed=0)
             return
-        if free < self.conf["storage"]["min_free_mib"] << 20:
+        if free < self.storage.limits.min_free:
             self.summary.refused += 1
-            self._alert("storage_full", True)
+            self.storage.alert(Alert.STORAGE_FULL, True)
             log.error("recording refused: storage full (%d MiB free); offload the camera", free >> 20)
             self._audit("record_refused", reason="storage full", free_bytes=free)
-            self._cue("fault", "storage_full")
+            self._cue_fault("storage_full")
             return
-        trigger_us = self._sensor_us(t_trigger)
-        wanted = self.conf["prerecord"]["seconds"]
-        preroll = self.buffer.take(trigger_us, wanted) if trigger_us is not None else []
-        self.buffer.seconds = wanted  # it may have been holding more for a pending press
+        trigger_us = self.timebase.sensor_us(t_trigger)
+        preroll = self.buffer.take(trigger_us) if trigger_us is not None else []
         first_us = preroll[0].pts_us if preroll else trigger_us
-        utc_start = self._utc_of(first_us) if first_us is not None else self.clock.time()
-        cam, rec_conf = self.conf["camera"], self.conf["recording"]
-        try:
-            rec = self.store.begin_recording(
-                utc_start=utc_start,
-                clock_source=self.clock.source(),
-                start_pts_us=first_us if first_us is not None else 0,
-            )
-            from recorder.segmenter import RecordingWriter
+        utc_start = (self.timebase.utc_of_sensor_us(first_us) if first_us is not None
+                     else self.clock.time())
+        self.recording = Recording(self.settings, self.store, self.storage.storage, self.worker,
+                                   on_fault=self._recording_fault, audit=self._audit)
+        self.recording.press_pts_us = trigger_us
+        self.recording.last_pts_us = next(
+            (p.pts_us for p in reversed(preroll) if p.stream == VIDEO), None)
+        self.sound.recording_started(self.recording, trigger_us, first_us)
+        self._recording_since = self.clock.monotonic()
+        self._set_state(State.STARTING, "start gesture", report=False)
+        if self.cues is not None:
+            self.cues.recording_started()
+        self.recording.begin(preroll, utc_start=utc_start, clock_source=self.clock.source(),
+                             start_pts_us=first_us if first_us is not None else 0,
+                             on_done=self._begun)
 
-            self._gop_to_finish = False
-            self.writer = RecordingWriter(
-                rec,
-                width=cam["width"],
-                height=cam["height"],
-                fps=cam["fps"],
-                segment_seconds=rec_conf["segment_seconds"],
-                fsync_interval=rec_conf["fsync_interval"],
-                chunk_max_bytes=rec_conf["chunk_max_kib"] * 1024,
-                gap_seconds=cam["stall_seconds"],
-                audio=self.sound.enabled,
-            )
-            self.sound.recording_started(self.writer, trigger_us, first_us)
-            self._recording_since = self.clock.monotonic()
-            self._set_state(RECORDING, f"recording {rec.id}")
-            self.writer.write_preroll(preroll)
-        except OSError as e:
-            if self.writer is None:
-                # The recording could not even begin: remember the press, keep the footage
-                # in RAM, and start it when storage comes back.
-                self._pending_trigger = t_trigger
-                self.buffer.seconds = MAX_PREROLL_SECONDS
-            self._storage_failed(e)
-            # What did not reach storage goes back to RAM, to be written on a retry
-            # (a suspended recording) or by the next press.
-            durable = self.writer.stats.durable_pts_us if self.writer is not None else None
-            for pkt in preroll:
-                if durable is None or pkt.pts_us > durable:
-                    self.buffer.append(pkt)
-            return
-        self._pending_trigger = None
-        self._storage_back()  # a start that worked proves storage works
-        preroll_s = (preroll[-1].pts_us - preroll[0].pts_us) / 1e6 if preroll else 0.0
-        self._cue("recording_started")
-        log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.id, preroll_s, len(preroll))
+    def _begun(self, rec: Recording) -> None:
+        """The writer began the recording and made its pre-roll durable."""
+        if rec is self.recording and self.state is State.STARTING:
+            self._announce(rec, f"recording {rec.recording_id}")
+
+    def _announce(self, rec: Recording, why: str) -> None:
+        rec.announced = True
+        self._set_state(State.RECORDING, why)
+        self.storage.recovered()  # a start that worked proves storage works
+        log.info("recording %s: pre-roll %.2f s (%d packets) durable", rec.recording_id,
+                 rec.preroll_s, rec.preroll_packets)
         # Sensor times of the press and of now let a report place later entries on the
         # recording's timeline.
-        self._audit("recording_started", recording=rec.id, preroll_s=round(preroll_s, 3),
-                    press_pts_us=trigger_us, now_pts_us=self._sensor_us(self.clock.monotonic()))
+        self._audit("recording_started", recording=rec.recording_id,
+                    preroll_s=round(rec.preroll_s, 3), press_pts_us=rec.press_pts_us,
+                    now_pts_us=self.timebase.sensor_us(self.clock.monotonic()))
         self._checkpoint()
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
-        writer = self.writer
-        if writer is None:
+        rec = self.recording
+        if rec is None or self.state is State.STOPPING:
             return
-        self._set_state(STOPPING, why)
-        self._cue("recording_stopped")
-        try:
-            if self._suspended:  # last try to get what waited in RAM onto storage
-                self._write_held(writer, fit=True)
-            self.sound.recording_stopping(writer.stats.last_pts_us)
-            stats = writer.close()
-        except OSError as e:
+        self._set_state(State.STOPPING, why)
+        if self.cues is not None:
+            self.cues.recording_stopped()
+        self.sound.recording_stopping(rec.last_pts_us)
+        rec.close(on_done=self._closed)
+
+    def _closed(self, rec: Recording, stats: RecordingStats, error: OSError | None,
+                dropped: tuple[float, int] | None) -> None:
+        if self.recording is rec:
+            self.recording = None
+            self._recording_since = None
+        if rec.recording_id is None:  # storage never let it begin: nothing on storage to close
+            lost_s, from_us = dropped if dropped is not None else (0.0, None)
+            log.error("the recording could not begin before it was stopped; the %.1f s held in "
+                      "RAM are lost", lost_s)
+            self._audit("held_footage_dropped", seconds=round(lost_s, 3), from_pts_us=from_us)
+            self._settle(State.FAULT if self.storage.down else State.STANDBY, "recording not begun")
+            return
+        rid = rec.recording_id
+        if dropped is not None:
+            lost_s, from_us = dropped
+            log.error("storage full: the last %.1f s held in RAM do not fit; the recording "
+                      "is closed without them", lost_s)
+            self._audit("held_footage_dropped", seconds=round(lost_s, 3), from_pts_us=from_us,
+                        recording=rid)
+        if error is not None:
             # The manifest could not be signed onto storage: the segments stay as a
             # power cut leaves them, and recovery at the next boot closes the recording.
-            self.writer = None
-            self._recording_since = None
-            self._suspended = False
-            self.buffer.seconds = self.conf["prerecord"]["seconds"]
             log.error("recording %s could not be closed (%s); it is recovered at the next boot",
-                      writer.recording_id, e)
-            self._audit("recording_unclosed", recording=writer.recording_id, error=str(e))
-            self.summary.recordings.append((writer.recording_id, writer.stats))
-            self._storage_failed(e)
+                      rid, error)
+            self._audit("recording_unclosed", recording=rid, error=str(error))
+            self.summary.recordings.append((rid, stats))
+            if self.recording is None:
+                self._storage_failed(error, full=False, freed=0)
+            else:
+                self.storage.failed(error, full=False, freed=0)
             return
-        self.writer = None
-        self._recording_since = None
-        self._storage_back()
-        self.summary.recordings.append((writer.recording_id, stats))
-        log.info(
-            "recording %s closed: %d frames in %d segment(s)",
-            writer.recording_id, stats.frames, stats.segments,
-        )
-        self._audit(
-            "recording_stopped", recording=writer.recording_id, frames=stats.frames,
-            segments=stats.segments,
-        )
+        self.storage.recovered()
+        self.summary.recordings.append((rid, stats))
+        log.info("recording %s closed: %d frames in %d segment(s)", rid, stats.frames,
+                 stats.segments)
+        self._audit("recording_stopped", recording=rid, frames=stats.frames,
+                    segments=stats.segments)
         self._checkpoint()
-        self._set_state(STANDBY, "recording closed")
+        self._settle(State.STANDBY, "recording closed")
+
+    def _settle(self, new: State, why: str) -> None:
+        """After a close: to ``new``, unless a press during the close began the next one."""
+        if self.recording is None:
+            self._set_state(new, why)
 
     def _bookmark(self, t: float) -> None:
-        pts = self._sensor_us(t)
-        if self.writer is None or pts is None:
+        pts = self.timebase.sensor_us(t)
+        if self.recording is None or pts is None:
             return
-        try:
-            self.writer.bookmark(pts, self._utc_of(pts))
-        except OSError as e:
-            self._storage_failed(e)
-            return
-        self._cue("bookmark")
-        log.info("bookmark at %s", datetime.fromtimestamp(self._utc_of(pts), UTC).isoformat())
-        self._audit("bookmark", recording=self.writer.recording_id, pts_us=pts)
+        utc = self.timebase.utc_of_sensor_us(pts)
+        self.recording.bookmark(pts, utc)
+        if self.cues is not None:
+            self.cues.bookmark()
+        log.info("bookmark at %s", datetime.fromtimestamp(utc, UTC).isoformat())
+        self._audit("bookmark", recording=self.recording.recording_id, pts_us=pts)
 
     def _arm(self, on: bool) -> None:
         self.armed = on
         if not on:
             self.buffer.clear()
-        self._cue("armed", on)
+        if self.cues is not None:
+            self.cues.armed(on)
         log.info("pre-record %s", "armed" if on else "disarmed; buffer discarded")
         self._audit("prerecord_armed" if on else "prerecord_disarmed")
+        self._publish()
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- storage ---------------------------------------------------------------------------
 
-    def _tick(self) -> None:
-        if self._terminate:
-            self.shutdown()
+    def _recording_fault(self, rec: Recording, error: OSError, full: bool, freed: int) -> None:
+        """The writer thread found storage failing under ``rec``; it holds the footage now."""
+        self._storage_failed(error, full=full, freed=freed)
+        if rec is self.recording and self.state in (State.STARTING, State.RECORDING):
+            if self.cues is not None:
+                self.cues.fault("storage")
+            what = "full" if full else "error"
+            self._set_state(State.SUSPENDED, f"storage {what}: recording held in RAM")
+
+    def _storage_failed(self, error: OSError, *, full: bool, freed: int) -> None:
+        self.storage.failed(error, full=full, freed=freed)
+        if self.recording is None and self.state is not State.FAULT:
+            self._recording_since = None
+            if self.cues is not None:
+                self.cues.fault("storage")
+            self._set_state(State.FAULT, f"storage {'full' if full else 'error'}")
+
+    def _storage_back(self) -> None:
+        """The supervisor's probe passed: resume a held recording, or leave the fault."""
+        rec = self.recording
+        if rec is None:
+            self.storage.recovered()
+            if self.state is State.FAULT:
+                self._set_state(State.STANDBY, "storage back")
             return
-        if self._reload is not None:
-            conf, self._reload = self._reload, None
-            self._apply_reload(conf)
-        now = self.clock.monotonic()
-        if self.notifier.interval is not None and now >= self._next_ping:
-            # From the loop itself: a loop that hangs stops the pings, and systemd restarts us.
-            self.notifier.ping()
-            self._next_ping = now + self.notifier.interval
-        if self.writer is not None and self._pts_offset_us is not None:
-            try:
-                self.writer.flush_due(self._sensor_us(now) or 0)
-            except OSError as e:
-                self._storage_failed(e)
-        stall = self.conf["camera"]["stall_seconds"]
-        if self._last_packet_at is not None and now - self._last_packet_at >= stall:
-            self._camera_stalled(now)
-        if now >= self._next_storage_check:
-            self._check_storage(now)
-        self._check_clock(now)
-        self._housekeeping = self.clock.call_later(HOUSEKEEPING_S, self._tick)
+        rec.resume(on_done=self._resumed)
 
-    def _sensor_us(self, t_monotonic: float) -> int | None:
-        if self._pts_offset_us is None:
-            return None
-        return round(t_monotonic * 1e6) - self._pts_offset_us
+    def _resumed(self, rec: Recording, error: OSError | None) -> None:
+        if error is not None:
+            self.storage.still_failing(error)
+            return
+        self.storage.recovered()
+        if rec is self.recording and self.state is State.SUSPENDED:
+            if rec.announced:
+                self._set_state(State.RECORDING, "storage back: recording resumed")
+            else:  # storage let it begin (or take its pre-roll) only now
+                self._announce(rec, f"recording {rec.recording_id}")
 
-    def frame_utc_us(self, sensor_us: int) -> int:
-        """UTC in µs of the frame captured at ``sensor_us``: the one mapping the recording's
-        signed start and the watermark both use, so they agree to the µs.
+    def _run_io(self, job: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        if not self.worker.submit(job, on_done=on_done):
+            log.error("evidence writer queue full: %s not run", getattr(job, "__name__", job))
 
-        Any thread (it reads two numbers the loop replaces). Before the first packet has
-        set the offset, the sensor clock is taken as the monotonic clock: libcamera's
-        SensorTimestamp is CLOCK_BOOTTIME, the same on a board that never suspends, and
-        the simulation's sensor runs on the virtual monotonic clock.
-        """
-        offset = self._pts_offset_us or 0
-        return sensor_us + offset + round((self.clock.time() - self.clock.monotonic()) * 1e6)
+    # -- housekeeping ----------------------------------------------------------------------
 
-    def _utc_of(self, pts_us: int) -> float:
-        return self.frame_utc_us(pts_us) / 1e6
+    def _stalled(self) -> None:
+        """The camera watch saw no frames: the recording's segment is closed, a gap follows."""
+        if self.cues is not None:
+            self.cues.fault("camera_stall")
+        if self.recording is not None:
+            self.recording.interrupt("camera stall")
 
-    def _set_state(self, new: str, why: str) -> None:
-        old, self.state = self.state, new
-        self.summary.transitions.append((self.clock.monotonic(), old, new, why))
-        log.info("state %s -> %s (%s)", old, new, why)
-        self.notifier.status(f"{new}: {why}")
-        self._audit("state", old=old, new=new, why=why)
+    def _clock_stepped(self, step: float, source: str) -> None:
+        """Timestamps come from the sensor, so a step never moves them; only UTC labels change."""
+        log.warning("wall clock stepped by %+.3f s; clock source now %s", step, source)
+        self._audit("clock_step", step_s=round(step, 3), source=source)
+        self._publish()
+
+    def _set_state(self, new: State, why: str, *, report: bool = True) -> None:
+        """Change state; ``report`` it (run summary, journal, systemd, audit log) from the
+        last reported one, unless it is a step the officer cannot tell apart (STARTING)."""
+        self.state = new
+        if report:
+            old, self._reported = self._reported, new.public
+            self.summary.transitions.append((self.clock.monotonic(), old, new.public, why))
+            log.info("state %s -> %s (%s)", old, new.public, why)
+            self.notifier.status(f"{new.public}: {why}")
+            self._audit("state", old=old, new=new.public, why=why)
+        self._publish()
         if self.on_state is not None:
             self.on_state(new)
 
-    def _storage_failed(self, e: OSError) -> None:
-        """A write or fsync failed. A recording in progress is suspended, not ended:
-        its segment is closed (or left cut, if even that fails), new footage waits
-        in RAM, and storage is retried with back-off; nothing written is touched."""
-        full = e.errno in _FULL
-        freed = self.storage.release_reserve() if full else 0
-        alert = "storage_full" if full else "storage_error"
-        self._alert(alert, True)
-        if full:
-            self._alert("storage_low", False)
-        log.error("storage %s: %s%s", "full" if full else "error", e,
-                  f"; released the {freed >> 20} MiB reserve" if freed else "")
-        self._audit("storage_error", error=str(e), errno=e.errno or 0, freed_reserve=freed)
-        if self.writer is not None and not self._suspended:
-            self._suspended = True
-            self.buffer.seconds = MAX_PREROLL_SECONDS
-            if full and freed:
-                # Frames after this one are undecodable without the GOP's keyframe, which
-                # is in this segment: the reserve's room takes the rest of the GOP, and the
-                # segment closes at the next keyframe (_finish_gop).
-                self._gop_to_finish = True
-            else:
-                self.writer.interrupt("storage full" if full else "storage error")
-            self._cue("fault", "storage")
-            self._set_state(FAULT, f"storage {'full' if full else 'error'}: recording held in RAM")
-        elif self.writer is None and self.state != FAULT:
-            self._recording_since = None
-            self._cue("fault", "storage")
-            self._set_state(FAULT, f"storage {'full' if full else 'error'}")
-        if self._retry is None:
-            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
-            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
-
-    def _finish_gop(self, pkt: Packet) -> bool:
-        """After a full card: write the GOP in progress into the reserve's room and close
-        its segment at the next keyframe. True if ``pkt`` was written."""
-        assert self.writer is not None
-        if not pkt.keyframe and self._suspended:
-            try:
-                self.writer.write(pkt)
-                return True
-            except OSError as e:
-                log.error("storage: the rest of the GOP did not fit (%s)", e)
-        self._gop_to_finish = False
-        self.writer.interrupt("storage full")
-        return False  # this keyframe (or what did not fit) waits in RAM
-
-    def _retry_storage(self) -> None:
-        """Try storage again: put the reserve back, write what waited in RAM, resume."""
-        self._retry = None
-        if self._gop_to_finish and self.writer is not None:  # the GOP still goes to the reserve
-            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
-            return
-        if self.state != FAULT:
-            return
-        try:
-            if self.storage.free_bytes() < self.conf["storage"]["min_free_mib"] << 20:
-                raise OSError(errno.ENOSPC, "still below storage.min_free_mib")
-            self.storage.probe()
-            if not self.storage.ensure_reserve():
-                raise OSError(errno.EIO, "the storage reserve could not be written")
-            if self.writer is not None:
-                self._write_held(self.writer)
-        except OSError as e:
-            log.warning("storage still failing (%s); next try in %.0f s", e, self._retry_delay)
-            self._retry = self.clock.call_later(self._retry_delay, self._retry_storage)
-            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
-            return
-        self._storage_back()
-        if self.writer is not None:
-            self._set_state(RECORDING, "storage back: recording resumed")
-        else:
-            self._set_state(STANDBY, "storage back")
-            if self._pending_trigger is not None:
-                log.info("starting the recording pressed for during the storage fault")
-                self.start_recording(self._pending_trigger)
-
-    def _write_held(self, writer: RecordingWriter, *, fit: bool = False) -> None:
-        """Write the footage held in RAM during a storage fault; on failure, keep in RAM
-        what did not reach storage (from its first keyframe on) for the next try.
-
-        With ``fit`` (the recording is being closed on a full medium), only as much
-        as the free space takes is written, oldest first, leaving room to close the
-        segment and sign the manifest; the rest is logged as lost.
-        """
-        held = self.buffer.take(None)
-        if fit and held:
-            try:
-                budget = self.storage.free_bytes() - CLOSE_MARGIN
-            except OSError:
-                budget = 0
-            used, keep = 0, len(held)
-            for i, pkt in enumerate(held):
-                used += pkt.size + pkt.size // 32 + 188  # TS and record overhead, generously
-                if used > budget:
-                    keep = i
-                    break
-            if keep < len(held):
-                lost_s = (held[-1].pts_us - held[keep].pts_us) / 1e6
-                log.error("storage full: the last %.1f s held in RAM do not fit; the recording "
-                          "is closed without them", lost_s)
-                self._audit("held_footage_dropped", seconds=round(lost_s, 3),
-                            from_pts_us=held[keep].pts_us, recording=writer.recording_id)
-                # The signed manifest names it too, as a gap from the last frame kept.
-                frame_us = round(1e6 / self.conf["camera"]["fps"])
-                last_kept = held[keep - 1].pts_us if keep else writer.stats.durable_pts_us
-                writer.add_gap(last_kept if last_kept is not None else held[keep].pts_us,
-                               held[-1].pts_us + frame_us, DROPPED_REASON)
-                held = held[:keep]
-        try:
-            writer.write_preroll(held)
-        except OSError:
-            durable = writer.stats.durable_pts_us
-            for pkt in held:
-                if durable is None or pkt.pts_us > durable:
-                    self.buffer.append(pkt)
-            raise
-        self._suspended = False
-        self.buffer.seconds = self.conf["prerecord"]["seconds"]
-
-    def _storage_back(self) -> None:
-        """Storage works again: clear its alerts and the retry schedule."""
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        self._retry_delay = RETRY_FIRST_S
-        if {"storage_full", "storage_error"} & self.alerts:
-            try:
-                room = self.storage.free_bytes() >= self.conf["storage"]["min_free_mib"] << 20
-            except OSError:
-                room = False
-            if room:
-                self._alert("storage_full", False)
-            self._alert("storage_error", False)
-            if room:  # a close that fitted into the reserve's room is not a recovery
-                self._audit("storage_recovered")
-
-    def _check_clock(self, now: float) -> None:
-        """Notice a wall-clock step (NTP, RTC, hand-set): log it and the clock source.
-
-        Timestamps come from the sensor's monotonic clock, so a step never moves
-        them; only the UTC labels of later recordings change.
-        """
-        offset = self.clock.time() - now
-        step = offset - self._wall_offset
-        self._wall_offset = offset
-        if abs(step) < CLOCK_STEP_S:
-            return
-        self.clock_source = self.clock.source()
-        log.warning("wall clock stepped by %+.3f s; clock source now %s", step, self.clock_source)
-        self._audit("clock_step", step_s=round(step, 3), source=self.clock_source)
-
-    def _check_storage(self, now: float) -> None:
-        """Read free space: warn when nearly full; clear a full alert once there is room."""
-        self._next_storage_check = now + STORAGE_CHECK_S
-        st = self.conf["storage"]
-        try:
-            free, total = self.storage.free_bytes(), self.storage.total_bytes()
-        except OSError as e:
-            log.error("cannot read free space of %s: %s", self.storage.data_dir, e)
-            return
-        low = free < total * st["nearly_full_percent"] / 100
-        if low and "storage_low" not in self.alerts and "storage_full" not in self.alerts:
-            log.warning("storage nearly full: %d MiB free of %d MiB", free >> 20, total >> 20)
-            self._audit("storage_low", free_bytes=free, total_bytes=total)
-            self._alert("storage_low", True)
-        elif not low:
-            self._alert("storage_low", False)
-        if self.state != FAULT:  # in a fault the retry owns the alert
-            self._alert("storage_full", free < st["min_free_mib"] << 20)
-            if not self.storage.reserved and free >= (st["min_free_mib"] + st["reserve_mib"]) << 20:
-                if self.storage.ensure_reserve():
-                    log.info("storage reserve of %d MiB back in place", st["reserve_mib"])
-                    self._audit("storage_reserve_restored")
-
-    def _alert(self, code: str, on: bool) -> None:
+    def _alert(self, code: Alert, on: bool) -> None:
         self.alerts = self.alerts | {code} if on else self.alerts - {code}
+        self._publish()
 
     def _audit(self, event: str, **fields: Any) -> None:
-        """Append to the audit log; a failing medium must not take the daemon down."""
-        try:
-            self.audit.append(event, **fields)
-        except OSError as e:
-            log.error("audit log write failed (%s): %s %s", e, event, fields)
-            return
+        """Queue an audit entry; a failing medium must not take the daemon down."""
+        self.audit.append(event, **fields)
         if checkpoint_due(self._last_checkpoint, self.clock.monotonic()):
             self._checkpoint()
 
-    def _camera_stalled(self, now: float) -> None:
-        """No packets for ``camera.stall_seconds``: stop the camera, then restart it.
+    def _checkpoint(self) -> None:
+        """Queue a signed checkpoint of the audit log (see ``firmware.audit_queue``)."""
+        self._last_checkpoint = self.clock.monotonic()
+        self.audit.checkpoint()
 
-        Stopping flushes the frames the encoder still held (x264's frame threads
-        on a Pi 5): they reach the loop before the restart below, and go to the
-        segment before the gap. Retried every stall period until packets flow
-        again; a recording in progress continues in a new segment, the gap
-        recorded in its manifest.
-        """
-        assert self._last_packet_at is not None and self.camera is not None
-        first = self._stalled_since is None
-        if first:
-            self._stalled_since = self._last_packet_at
-            self._alert("camera_fault", True)
-            log.error("camera stalled: no frames for %.1f s; restarting the camera pipeline",
-                      now - self._last_packet_at)
-            self._audit("camera_stall", silent_s=round(now - self._last_packet_at, 3))
-            self._cue("fault", "camera_stall")
-        self._last_packet_at = now
-        self._restarting = True
-        try:
-            self.camera.stop()
-        except Exception as e:  # the camera library's errors are not ours to enumerate
-            log.error("camera stop failed: %s", e)
-        self.clock.call_soon_threadsafe(self._restart_camera, first)
+    def _chain_pins(self) -> tuple[int, str] | None:
+        """The last recording number and chain head a checkpoint signs (writer thread)."""
+        chain = getattr(self.store, "chain", None)
+        return None if chain is None else (chain.recording_seq, chain.head.hex())
 
-    def _restart_camera(self, first: bool) -> None:
-        """After the flushed packets: close the segment before the gap, start the camera."""
-        self._restarting = False
-        if first and self.writer is not None:
-            try:
-                self.writer.interrupt("camera stall")
-            except OSError as e:
-                self._storage_failed(e)
-        try:
-            self.camera.start()
-        except Exception as e:  # the camera library's errors are not ours to enumerate
-            log.error("camera restart failed: %s", e)
-            self._audit("camera_restart_failed", error=str(e))
-        else:
-            self._audit("camera_restart")
-
-    def _camera_resumed(self, pkt: Packet) -> None:
-        assert self._stalled_since is not None
-        gap = self.clock.monotonic() - self._stalled_since
-        self._stalled_since = None
-        self._alert("camera_fault", False)
-        log.warning("camera delivering frames again after %.1f s", gap)
-        self._audit("camera_resumed", gap_s=round(gap, 3), pts_us=pkt.pts_us)
-
-    def _cue(self, name: str, *args: Any) -> None:
+    def _cue_fault(self, kind: str) -> None:
         if self.cues is not None:
-            getattr(self.cues, name)(*args)
+            self.cues.fault(kind)
 
     def _set_stealth(self, on: bool) -> None:
         """Stealth: every cue and light off, the display dark; recording unaffected."""
@@ -860,70 +440,10 @@ class Daemon:
             self.cues.set_stealth(on)  # audit-logs the change itself
         else:
             self._audit("stealth", on=on)
+        self._publish()
         if self.on_state is not None:
             self.on_state(self.state)
-
-    def _checkpoint(self) -> None:
-        # A signed checkpoint pins the audit chain so far, the counter, the last
-        # recording number and the evidence chain head to this device's key.
-        self._last_checkpoint = self.clock.monotonic()
-        if getattr(self.audit, "signer", None) is not None:
-            chain = getattr(self.store, "chain", None)
-            try:
-                if chain is None:
-                    self.audit.checkpoint()
-                else:
-                    self.audit.checkpoint(chain.recording_seq, chain.head.hex())
-            except OSError as e:
-                log.error("audit checkpoint failed: %s", e)
 
     def _buffer_shortfall(self, covered: float, wanted: float) -> None:
         self._audit("prerecord_shortfall", covered_s=round(covered, 2), wanted_s=wanted)
 
-
-class FrameTimes:
-    """The daemon's sensor-time to UTC mapping for the camera thread: the watermark's
-    :class:`display.watermark.Timebase` (the timebase module slots in here)."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self._daemon = daemon
-
-    def utc_us(self, sensor_us: int) -> int:
-        """UTC (µs) of the frame captured at ``sensor_us``."""
-        return self._daemon.frame_utc_us(sensor_us)
-
-    def clock_source(self) -> str:
-        """The clock source the daemon last read (``ntp``, ``rtc``, ``unsynced``)."""
-        return self._daemon.clock_source
-
-
-def cue_pins(cues: dict[str, Any]) -> dict[str, int | None]:
-    """The ``[cues]`` section's pins by line name; None where not fitted (-1)."""
-    return {name: (cues[f"{name}_pin"] if cues[f"{name}_pin"] >= 0 else None)
-            for name in ("led", "vibration", "buzzer")}
-
-
-#: Entries written this long after the last checkpoint get one (FORMAT.md §10).
-CHECKPOINT_EVERY_S = 60.0
-
-
-def checkpoint_due(last: float | None, now: float) -> bool:
-    """True when entries have been written for a minute without a signed checkpoint."""
-    return last is not None and now - last >= CHECKPOINT_EVERY_S
-
-
-def key_store_note(store: Any) -> dict[str, str]:
-    """What the boot audit entry says about where the device key lives."""
-    from evidence.signer import FILE_KEY_WARNING, KeyStore
-    ident = getattr(store, "identity", None)
-    if ident is None:
-        return {}
-    note = {"key_store": ident.key_store.value}
-    if ident.key_store is KeyStore.FILE:
-        note["key_warning"] = FILE_KEY_WARNING
-    return note
-
-
-def default_audit_path(data_dir: Path) -> Path:
-    """Where the audit log lives under the data directory."""
-    return data_dir / "audit.log"

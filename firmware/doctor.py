@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import errno
 import grp
-import json
 import os
 import pwd
 import shutil
@@ -29,9 +28,8 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,84 +37,32 @@ from typing import Any
 from evidence.errors import BodycamError
 from evidence.fsutil import fsync_dir
 
+from .checklist import SERVICE, SERVICE_USER, Check, Report, failed, passed
+from .doctor_hw import (
+    CAMERA_SECONDS,
+    COLOUR_BARS,
+    SIM_PRESS_AT,
+    check_camera_and_button,
+    check_cues,
+    check_panel,
+    close_all,
+    colour_bars,
+    cue_pins,
+    hardware_busy,
+)
+
+__all__ = ["CAMERA_SECONDS", "COLOUR_BARS", "SIM_PRESS_AT", "Check", "Report", "check_cues",
+           "colour_bars", "cue_pins", "diagnose", "failed", "main", "passed"]
+
 #: Faults ``--sim`` can inject (``args.fault``), each failing one line.
 FAULTS = ("camera_stall", "storage_full", "storage_readonly", "no_identity", "clock_unsynced",
           "mic_missing")
-#: Clock time the camera runs for: two GOPs at the default one-second GOP.
-CAMERA_SECONDS = 2.0
-#: On the sim, the scripted press comes this long after the camera starts.
-SIM_PRESS_AT = 0.5
 #: What the service runs with (deploy.sh); the doctor reads it too unless told otherwise.
 DEVICE_CONFIG = Path("/etc/bodycam/config.toml")
-SERVICE = "bodycam"
-SERVICE_USER = "bodycam"
 #: The storage probe: large enough to reach the card, small enough to be quick.
 PROBE_BYTES = 256 * 1024
 #: Free space below this is a failure even if the probe fits.
 MIN_FREE_FLOOR = 64 * 1024 * 1024
-#: 8 colour bars in RGB565: white, yellow, cyan, green, magenta, red, blue, black.
-COLOUR_BARS = (0xFFFF, 0xFFE0, 0x07FF, 0x07E0, 0xF81F, 0xF800, 0x001F, 0x0000)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the checklist: a PASS, or a FAIL with what to do."""
-
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
-
-
-def passed(name: str, detail: str) -> Check:
-    """A passing line."""
-    return Check(name, True, detail)
-
-
-def failed(name: str, detail: str, hint: str) -> Check:
-    """A failing line; ``hint`` tells the technician what to do next."""
-    return Check(name, False, detail, hint)
-
-
-@dataclass
-class Report:
-    """The whole checklist, as text or JSON."""
-
-    checks: list[Check]
-    sim: bool
-    fault: str | None
-    config: str | None
-
-    @property
-    def ok(self) -> bool:
-        """Whether every check passed."""
-        return all(c.ok for c in self.checks)
-
-    @property
-    def exit_code(self) -> int:
-        """0 if every check passed, else 1."""
-        return 0 if self.ok else 1
-
-    def text_lines(self) -> list[str]:
-        """The checklist a person reads: one PASS/FAIL line per check, hints indented."""
-        where = "simulation" if self.sim else "device"
-        if self.fault:
-            where += f", fault injected: {self.fault}"
-        width = max(len(c.name) for c in self.checks)
-        lines = [f"bodycam doctor ({where})"]
-        for c in self.checks:
-            lines.append(f"  {'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}")
-            if not c.ok and c.hint:
-                lines.append(f"        {'':<{width}}  -> {c.hint}")
-        bad = sum(not c.ok for c in self.checks)
-        lines.append("all checks passed" if not bad else f"{bad} of {len(self.checks)} checks failed")
-        return lines
-
-    def to_json(self) -> str:
-        """The checklist for a program: ``ok``, ``sim``, ``fault``, ``config``, ``checks``."""
-        return json.dumps({"ok": self.ok, "sim": self.sim, "fault": self.fault,
-                           "config": self.config, "checks": [asdict(c) for c in self.checks]},
-                          indent=2)
 
 
 # -- storage -----------------------------------------------------------------------------------
@@ -309,293 +255,6 @@ def check_service(sim: bool) -> tuple[Check, bool]:
                   f"systemctl start {SERVICE})"), False
 
 
-# -- hardware ----------------------------------------------------------------------------------
-
-
-def _error(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def _hint(e: BaseException, otherwise: str) -> str:
-    """What to do about a hardware library's exception: missing library, permission, or else."""
-    if isinstance(e, ImportError):
-        return ("a library is missing: install with deploy.sh (picamera2, spidev and rpi-lgpio, "
-                "which provides RPi.GPIO)")
-    from drivers.gpio_claim import ChipUnavailable  # light: no hardware library behind it
-
-    if isinstance(e, PermissionError | ChipUnavailable):
-        return (f"permission denied: run as root or as '{SERVICE_USER}' (a member of the video, "
-                "gpio and spi groups)")
-    return otherwise
-
-
-def check_camera_and_button(conf: dict[str, dict[str, Any]], clock: Any,
-                            world: Any | None) -> list[Check]:
-    """Run the camera for :data:`CAMERA_SECONDS` of clock time with the button listening.
-
-    On the simulation the world presses the button half a second in, so the line
-    is seen going down and up through the driver; on a device nobody is asked to
-    press it and the line must read released.
-    """
-    from drivers.button import Button
-    from drivers.camera import Camera
-    from recorder.packet import VIDEO
-
-    cam_conf, btn_conf = conf["camera"], conf["button"]
-    packets: list[Any] = []
-    changes: list[tuple[bool, float]] = []
-    camera: Any = None
-    button: Any = None
-    cam_check: Check | None = None
-    btn_check: Check | None = None
-    try:
-        camera = Camera(clock, packets.append, width=cam_conf["width"], height=cam_conf["height"],
-                        fps=cam_conf["fps"], bitrate=cam_conf["bitrate"],
-                        gop_seconds=cam_conf["gop_seconds"],
-                        lores=(cam_conf["lores_width"], cam_conf["lores_height"]))
-    except Exception as e:  # no camera, busy, missing library: report it, do not crash
-        cam_check = failed("camera", f"cannot open the camera ({_error(e)})",
-                           _hint(e, "check the ribbon cable and camera_auto_detect=1; "
-                                 "'rpicam-hello --list-cameras' lists what the system sees"))
-    pin, low = btn_conf["pin"], btn_conf["active_low"]
-    wiring = f"BCM {pin} ({'active low, pull-up' if low else 'active high, pull-down'})"
-    try:
-        button = Button(pin, clock, lambda down, t: changes.append((down, t)), active_low=low,
-                        debounce_ms=btn_conf["debounce_ms"])
-    except Exception as e:
-        btn_check = failed("button", f"{wiring}: cannot set up the line ({_error(e)})",
-                           _hint(e, "another program holds the line, or button.pin is wrong"))
-    idle_pressed = button.pressed if button is not None else False
-    start = clock.monotonic()
-    try:
-        if camera is not None:
-            try:
-                camera.start()
-            except Exception as e:
-                cam_check = failed("camera", f"cannot start the camera ({_error(e)})",
-                                   _hint(e, "check the ribbon cable; see 'rpicam-hello "
-                                         "--list-cameras'"))
-        if world is not None and button is not None:
-            world.press(start + SIM_PRESS_AT)
-        if cam_check is None or button is not None:  # something to listen to
-            clock.run(until=start + CAMERA_SECONDS)
-        if cam_check is None:
-            cam_check = _judge_camera(camera, [p for p in packets if p.stream == VIDEO], cam_conf)
-    finally:
-        if camera is not None:
-            try:
-                camera.close()
-            except Exception as e:
-                cam_check = cam_check or failed("camera", f"closing failed ({_error(e)})", "")
-        if button is not None:
-            button.close()
-            _cleanup_pins([pin])
-    if btn_check is None:
-        btn_check = _judge_button(wiring, idle_pressed, changes, simulated=world is not None)
-    return [cam_check, btn_check]
-
-
-def _judge_camera(camera: Any, packets: list[Any], cam_conf: dict[str, Any]) -> Check:
-    fps, stall = cam_conf["fps"], cam_conf["stall_seconds"]
-    if not packets:
-        return failed("camera", f"no frames in {CAMERA_SECONDS:g} s",
-                      "the camera stalled or is not connected: reseat the ribbon cable; "
-                      "see 'rpicam-hello --list-cameras' and 'dmesg'")
-    keyframes = sum(p.keyframe for p in packets)
-    times = [p.pts_us / 1e6 for p in packets]
-    gap = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
-    span = times[-1] - times[0]
-    measured = (len(packets) - 1) / span if span > 0 else 0.0
-    size = "x".join(map(str, camera.size))
-    what = (f"{camera.model} {size}: {len(packets)} frames, {keyframes} keyframes in "
-            f"{CAMERA_SECONDS:g} s ({measured:.1f} fps of {fps})")
-    try:
-        lores = camera.lores_frame()
-    except Exception as e:
-        return failed("camera", f"{what}; the low-resolution stream failed ({_error(e)})",
-                      "the front display would stay dark; check camera.lores_width/height")
-    if lores is not None:
-        what += f", lores {lores.shape[1]}x{lores.shape[0] * 2 // 3}"
-    if not keyframes:
-        return failed("camera", f"{what}: no keyframe", "the encoder is misconfigured; "
-                      "check camera.gop_seconds")
-    if gap > stall:
-        return failed("camera", f"{what}: a {gap:.2f} s gap (stall limit {stall:g} s)",
-                      "the camera stalls: reseat the ribbon cable; check 'dmesg'")
-    if len(packets) > 1 and measured < fps / 2:
-        return failed("camera", f"{what}: too slow", "check the camera.fps setting and 'dmesg'")
-    return passed("camera", what)
-
-
-def _judge_button(wiring: str, idle_pressed: bool, changes: list[tuple[bool, float]],
-                  *, simulated: bool) -> Check:
-    if idle_pressed:
-        return failed("button", f"{wiring}: reads pressed while nobody presses it",
-                      "a stuck button or a short on the line; or button.active_low is wrong")
-    seen = [down for down, _t in changes]
-    if simulated:
-        if seen != [True, False]:
-            return failed("button", f"{wiring}: a simulated press gave {seen or 'nothing'}",
-                          "the button driver did not see the line change")
-        return passed("button", f"{wiring}: reads released; a simulated press was seen down and up")
-    if seen:
-        return passed("button", f"{wiring}: reads released; a press was seen")
-    return passed("button", f"{wiring}: reads released")
-
-
-def _cleanup_pins(pins: list[int]) -> None:
-    import RPi.GPIO as GPIO
-
-    for pin in pins:
-        try:
-            GPIO.cleanup(pin)
-        except Exception:  # nothing to clean up
-            pass
-
-
-def cue_pins(conf: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """The fitted cue outputs, as the daemon reads them (-1 = not fitted), by key name."""
-    from .daemon import cue_pins as daemon_cue_pins
-
-    return {f"{name}_pin": pin for name, pin in daemon_cue_pins(conf["cues"]).items()
-            if pin is not None}
-
-
-def check_cues(conf: dict[str, dict[str, Any]]) -> Check:
-    """Each cue line (LED, vibration, buzzer) is driven high and low and read back."""
-    pins = cue_pins(conf)
-    if not pins:
-        return passed("cues", "no cue lines in the configuration")
-    try:
-        import RPi.GPIO as GPIO
-    except ImportError as e:
-        return failed("cues", f"cannot drive the lines ({_error(e)})", _hint(e, ""))
-
-    results, bad = [], []
-    try:
-        GPIO.setwarnings(False)
-        if GPIO.getmode() is None:
-            GPIO.setmode(GPIO.BCM)
-        for name, pin in pins.items():
-            try:
-                GPIO.setup(pin, GPIO.OUT, initial=GPIO.LOW)
-                levels = []
-                for level in (GPIO.HIGH, GPIO.LOW):
-                    GPIO.output(pin, level)
-                    levels.append(GPIO.input(pin) == level)
-                (results if all(levels) else bad).append(f"{name} BCM {pin}")
-            except Exception as e:
-                bad.append(f"{name} BCM {pin} ({_error(e)})")
-    finally:
-        _cleanup_pins(list(pins.values()))
-    if bad:
-        return failed("cues", f"do not follow their output: {', '.join(bad)}",
-                      "a short or a wrong pin number; check the wiring and [cues]")
-    return passed("cues", f"driven high and low and read back: {', '.join(results)}")
-
-
-def panel_settings(conf: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """``Panel.from_config`` keyword arguments: its defaults, then a ``[display]`` section's keys."""
-    import inspect
-
-    from drivers.panel import Panel
-
-    params = inspect.signature(Panel.from_config).parameters
-    settings = {name: p.default for name, p in params.items()
-                if p.default is not inspect.Parameter.empty and name not in ("gpio", "spi")}
-    for key, value in (conf.get("display") or {}).items():
-        if key in settings:
-            settings[key] = value
-    return settings
-
-
-def colour_bars(size: tuple[int, int]) -> Any:
-    """Eight vertical colour bars, (height, width) big-endian RGB565, as a person checks a panel."""
-    import numpy as np
-
-    w, h = size
-    columns = np.array(COLOUR_BARS, dtype=">u2")[np.arange(w) * len(COLOUR_BARS) // w]
-    return np.ascontiguousarray(np.broadcast_to(columns, (h, w)))
-
-
-def _rgb888(rgb565: Any) -> Any:
-    import numpy as np
-
-    v = rgb565.astype(np.uint16)
-    r, g, b = (v >> 11) & 0x1F, (v >> 5) & 0x3F, v & 0x1F
-    return np.stack([(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)], -1).astype(
-        np.uint8)
-
-
-def check_panel(conf: dict[str, dict[str, Any]], world: Any | None,
-                keep_open: Callable[[Any], None]) -> Check:
-    """The panel initialises and takes a frame of colour bars (it stays up until the end)."""
-    if (conf.get("display") or {}).get("enabled") is False:
-        return passed("panel", "disabled in the configuration")
-    try:
-        from drivers.panel import Panel
-
-        settings = panel_settings(conf)
-    except ImportError as e:
-        return failed("panel", f"the panel driver cannot be loaded ({_error(e)})",
-                      "install the firmware with deploy.sh (luma.lcd, spidev)")
-    where = f"{settings['kind']} on SPI {settings['spi_port']}.{settings['spi_device']}"
-    sim_panel = None
-    try:
-        if world is not None:
-            from hw_sim.panel import SimPanel
-
-            sim_panel = SimPanel.attach(
-                settings["spi_port"], settings["spi_device"], settings["kind"],
-                width=settings["width"], height=settings["height"], dc_pin=settings["dc_pin"],
-                backlight_pin=settings["backlight_pin"],
-                backlight_active_low=settings["backlight_active_low"])
-        panel = Panel.from_config(**settings)
-    except Exception as e:
-        return failed("panel", f"{where}: cannot initialise ({_error(e)})",
-                      _hint(e, "SPI must be on (dtparam=spi=on, then reboot); check the "
-                            "[display] pins"))
-    keep_open(panel)
-    bars = colour_bars(panel.size)
-    try:
-        sent = panel.show_rgb565(bars, full=True)
-    except Exception as e:
-        return failed("panel", f"{where}: sending a frame failed ({_error(e)})",
-                      "check the SPI wiring and 'dmesg'")
-    size = "x".join(map(str, panel.size))
-    what = f"{where}, {size}: initialised, colour bars sent ({sent} bytes)"
-    if sim_panel is not None:
-        import numpy as np
-
-        glass, want = sim_panel.glass(), _rgb888(bars)
-        if not sim_panel.lit or not any(
-                glass.shape == r.shape and np.array_equal(glass, r)
-                for r in (np.rot90(want, k) for k in range(4))):
-            return failed("panel", f"{what}, but the glass does not show them",
-                          "the panel driver's command stream is wrong")
-        return passed("panel", f"{what}; the simulated glass shows them")
-    return passed("panel", f"{what}: look at the panel (an unplugged panel cannot be "
-                  "detected on a write-only bus)")
-
-
-def _close_all(devices: list[Any]) -> None:
-    """Close what the checks opened; a device failing to close must not hide the report."""
-    for device in devices:
-        try:
-            device.close()
-        except Exception:
-            pass
-
-
-def hardware_busy() -> list[Check]:
-    """The lines the running service holds, failed with the way to free them."""
-    hint = (f"the running '{SERVICE}' service holds it: 'systemctl stop {SERVICE}', run the "
-            f"doctor, then 'systemctl start {SERVICE}'")
-    return [failed(name, "not tested: in use by the bodycam service", hint)
-            for name in ("panel", "camera", "button", "cues", "microphone")]
-
-
 # -- assembly ----------------------------------------------------------------------------------
 
 
@@ -641,6 +300,8 @@ def diagnose(args: argparse.Namespace) -> Report:
     checks = [passed("config", str(args.config) if args.config else "defaults (no --config)")]
     data_dir = Path(conf["storage"]["data_dir"])
     identity_dir = Path(conf["identity"]["dir"])
+    # A missing data directory is judged before the simulated medium, which makes its root.
+    missing_dir = None if data_dir.is_dir() else check_storage(data_dir, conf, device=not sim)
     with ExitStack() as stack:
         service, busy = check_service(sim)
         world = stack.enter_context(_simulation(conf, fault)) if sim else None
@@ -655,13 +316,13 @@ def diagnose(args: argparse.Namespace) -> Report:
         checks.append(check_clock(clock))
         checks.append(check_identity(identity_dir, device=not sim,
                                      tcti=conf["identity"].get("tpm_tcti") or None))
-        checks.append(check_storage(data_dir, conf, device=not sim))
+        checks.append(missing_dir or check_storage(data_dir, conf, device=not sim))
         if busy:
             checks.extend(hardware_busy())
         else:
             panels: list[Any] = []
             # Closed after the other checks: the colour bars stay up meanwhile.
-            stack.callback(_close_all, panels)
+            stack.callback(close_all, panels)
             checks.append(check_panel(conf, world, panels.append))
             checks.extend(check_camera_and_button(conf, clock, world))
             checks.append(check_cues(conf))

@@ -21,10 +21,23 @@ moment the officer acted, not from when we were sure what they meant.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 
 from drivers.clock import Clock, Timer
 
-GESTURES = ("down", "press", "double_press", "hold", "long_hold", "hold_released")
+
+class Gesture(StrEnum):
+    """What the officer did with the button (the module docstring says when each fires)."""
+
+    DOWN = "down"
+    PRESS = "press"
+    DOUBLE_PRESS = "double_press"
+    HOLD = "hold"
+    LONG_HOLD = "long_hold"
+    HOLD_RELEASED = "hold_released"
+
+
+GESTURES = tuple(g.value for g in Gesture)
 
 
 class GestureRecognizer:
@@ -33,7 +46,7 @@ class GestureRecognizer:
     def __init__(
         self,
         clock: Clock,
-        emit: Callable[[str, float], None],
+        emit: Callable[[Gesture, float], None],
         *,
         hold_seconds: float = 3.0,
         double_press_seconds: float = 0.5,
@@ -60,7 +73,7 @@ class GestureRecognizer:
         self._down_at = t
         self._held = False
         self._long = False
-        self._emit("down", t)
+        self._emit(Gesture.DOWN, t)
         if (
             self._last_release is not None
             and self._last_press_down is not None
@@ -69,7 +82,7 @@ class GestureRecognizer:
             self._second_of_double = True
             first = self._last_press_down
             self._last_release = None
-            self._emit("double_press", first)
+            self._emit(Gesture.DOUBLE_PRESS, first)
         else:
             self._second_of_double = False
         self._hold_timer = self._clock.call_at(t + self.hold_seconds, self._hold_reached, t)
@@ -87,31 +100,31 @@ class GestureRecognizer:
             self._hold_timer = None
             if t - down >= self.hold_seconds:  # released the instant the hold was reached
                 self._held = True
-                self._emit("hold", down)
+                self._emit(Gesture.HOLD, down)
         if self._long_timer is not None:
             self._long_timer.cancel()
             self._long_timer = None
             if self.long_hold_seconds and t - down >= self.long_hold_seconds:
                 self._long = True
-                self._emit("long_hold", down)
+                self._emit(Gesture.LONG_HOLD, down)
         if self._held:
             self._last_release = None
             if not self._long:
-                self._emit("hold_released", down)
+                self._emit(Gesture.HOLD_RELEASED, down)
             return
         if self._second_of_double:
             self._last_release = None  # its meaning was the double press
             return
         self._last_release = t
         self._last_press_down = down
-        self._emit("press", down)
+        self._emit(Gesture.PRESS, down)
 
     def _long_reached(self, down: float) -> None:
         if self._down_at == down:  # still the same contact
             self._long, self._long_timer = True, None
-            self._emit("long_hold", down)
+            self._emit(Gesture.LONG_HOLD, down)
 
     def _hold_reached(self, down: float) -> None:
         if self._down_at == down:
             self._held, self._hold_timer = True, None
-            self._emit("hold", down)
+            self._emit(Gesture.HOLD, down)

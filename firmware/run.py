@@ -13,8 +13,7 @@ import logging
 import math
 import re
 import signal
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from evidence.errors import BodycamError, KeyFileError
 from office.progress import SILENT, Progress
 
 from . import config as configmod
-from .daemon import Daemon, cue_pins, default_audit_path
+from .assembly import cue_pins
+from .daemon import Daemon
 
 log = logging.getLogger("bodycam")
 
@@ -50,6 +50,7 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
     the daemon runs (pre-record, display) but refuses to record: fail closed."""
     from evidence import keys
     from evidence.auditlog import AuditLog
+    from evidence.layout import AUDIT_LOG
     from recorder.store import EvidenceStore
 
     data_dir = Path(conf["storage"]["data_dir"])
@@ -69,7 +70,7 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
         store = EvidenceStore(data_dir, identity, now=clock.time, audit_clock=clock)
         audit = store.audit  # one writer for the file: the store signs its checkpoints
     else:
-        audit = AuditLog(default_audit_path(data_dir), None, clock=clock)
+        audit = AuditLog(data_dir / AUDIT_LOG, None, clock=clock)
     for note in audit.notes:
         log.warning("audit log: %s", note)
     if store is not None:
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         world = (stack.enter_context(simulated_device(conf, args.fast, trace=trace,
                                                       board=board or "pi5"))
                  if args.sim else None)
-        if scenario is not None:
+        if scenario is not None and world is not None:
             # Before the evidence store opens: a power cut may be placed at any operation
             # on the medium, boot-time recovery included.
             scenario.arm_op_cuts(world)
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         sim_panel = _attach_sim_panel(conf, world) if world is not None and args.display_out else None
         store, audit, problem = _open_evidence(conf, clock)
         stack.callback(audit.close)
-        if sim_panel is not None:
+        if sim_panel is not None and args.display_out is not None:
             stack.callback(_save_panel, sim_panel, args.display_out, world)
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
         _run_daemon(daemon, clock, world, scenario, duration, args)
@@ -179,43 +180,15 @@ def resume_utc(data_dir: Path) -> float:
 _AUDIT_UTC = re.compile(rb'"utc":"([0-9T:.\-]+Z)"')
 
 
-@contextmanager
 def simulated_device(conf: dict[str, dict[str, Any]], fast: bool,
-                     trace: Path | None = None, board: str = "pi5") -> Iterator[Any]:
-    """The simulated hardware under the drivers (hw_sim.install), the simulated medium
-    under the data directory included (faults, power cuts, the operation ``trace``);
-    everything is put back on exit. ``board``: pi4 or pi5."""
-    import hw_sim
-    from hw_sim.board import parse_board
-    from hw_sim.clock import VirtualClock
-    from hw_sim.fake_storage import StorageSim
-    from hw_sim.world import CameraSpec, World
+                     trace: Path | None = None, board: str = "pi5") -> Any:
+    """The simulated device (``hw_sim.device``): a context manager yielding its world,
+    its wall clock resumed after the data directory's last recorded time.
+    ``board``: pi4 or pi5."""
+    from hw_sim.device import simulated_device as build
 
-    cam = conf["camera"]
-    world = World(
-        VirtualClock(fast=fast, start_utc=resume_utc(Path(conf["storage"]["data_dir"]))),
-        camera=CameraSpec(
-            size=(cam["width"], cam["height"]),
-            fps=cam["fps"],
-            gop_seconds=cam["gop_seconds"],
-            bitrate=cam["bitrate"],
-            lores_size=(cam["lores_width"], cam["lores_height"]),
-        ),
-        button_pin=conf["button"]["pin"],
-        button_active_low=conf["button"]["active_low"],
-        board=parse_board(board),
-    )
-    storage = StorageSim(world, conf["storage"]["data_dir"], trace=trace)
-    hw_sim.install(world)
-    storage.install()
-    try:
-        yield world
-    finally:
-        storage.close()
-        hw_sim.uninstall()
-        from hw_sim import fake_spidev
-
-        fake_spidev.reset()  # the simulated panel goes with the world
+    return build(conf, fast, start_utc=resume_utc(Path(conf["storage"]["data_dir"])),
+                 trace=trace, board=board)
 
 
 def _save_panel(sim_panel: Any, out: Path, world: Any) -> None:
@@ -340,5 +313,5 @@ def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dic
             for t, old, new, why in daemon.summary.transitions
         ],
         "refused": daemon.summary.refused,
-        "final_state": daemon.state,
+        "final_state": daemon.state.public,
     }

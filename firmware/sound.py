@@ -18,17 +18,19 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from display import Alert
 from drivers.clock import Clock
 from drivers.microphone import MicEvent, MicReport, Microphone
 from recorder.packet import Packet
 
 log = logging.getLogger("bodycam")
 
-ALERT = "mic_fault"
+ALERT = Alert.MIC_FAULT
 
 
 class GapSink(Protocol):
-    """The part of the recording writer that records a stretch without sound."""
+    """Where a stretch without sound is recorded: the recording in progress
+    (``firmware.recording.Recording``, which hands it to the writer thread)."""
 
     def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None: ...
 
@@ -37,7 +39,7 @@ class Sound:
     """Owns the microphone for the daemon; the daemon asks :meth:`live` and :meth:`buffered`."""
 
     def __init__(self, conf: dict[str, Any], clock: Clock, audit: Callable[..., None],
-                 alert: Callable[[str, bool], None]) -> None:
+                 alert: Callable[[Alert, bool], None]) -> None:
         self.enabled: bool = conf["enabled"]
         self.in_prerecord: bool = conf["in_prerecord"]
         self._conf = conf
@@ -66,6 +68,7 @@ class Sound:
         self.mic.start()
 
     def close(self) -> None:
+        """Stop and release the microphone."""
         if self.mic is not None:
             self.mic.close()
 
@@ -126,10 +129,7 @@ class Sound:
         start, why = self._gap
         self._gap = None
         if end_us > start:
-            try:
-                self._writer.add_gap(start_pts_us=start, end_pts_us=end_us, reason=f"no sound: {why}")
-            except OSError as e:  # storage failing: the daemon's own path reports that
-                log.error("audio gap could not be recorded: %s", e)
+            self._writer.add_gap(start_pts_us=start, end_pts_us=end_us, reason=f"no sound: {why}")
 
     def _now_us(self) -> int:
         return round(self._clock.boottime() * 1e6)

@@ -16,7 +16,8 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hw_sim.world import World, current, set_current
+from hw_sim.registry import current, set_current
+from hw_sim.world import World
 
 __all__ = ["install", "uninstall", "installed", "World", "current", "set_current"]
 

@@ -20,8 +20,6 @@ never the monotonic timeline the recording's timestamps are built on.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
 import threading
@@ -30,7 +28,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-_log = logging.getLogger(__name__)
+from timers import CLOCK_SOURCES, Timer, TimerQueue
+
+log = logging.getLogger(__name__)
 
 #: 2026-01-15T08:00:00Z: a fixed start so a run's wall-clock output is reproducible.
 DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
@@ -38,9 +38,9 @@ DEFAULT_START_UTC = datetime(2026, 1, 15, 8, 0, 0, tzinfo=UTC).timestamp()
 #: Where virtual monotonic time starts: positive, like a device that booted a while ago.
 MONOTONIC_START = 1000.0
 
-#: The clock sources the firmware knows (``drivers.clock.CLOCK_SOURCES``), most trusted first.
-CLOCK_SOURCES = ("ntp", "rtc", "unsynced")
 
+__all__ = ["CLOCK_SOURCES", "DEFAULT_START_UTC", "HOLD_LIMIT_S", "MONOTONIC_START", "Hold", "Timer",
+           "VirtualClock"]
 
 #: Real seconds fast mode waits for outstanding holds before moving time on regardless.
 HOLD_LIMIT_S = 5.0
@@ -61,27 +61,6 @@ class Hold:
             clock._release_hold(self)
 
 
-class Timer:
-    """A scheduled callback; :meth:`cancel` keeps it from running."""
-
-    __slots__ = ("when", "fn", "args", "cancelled")
-
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
-        self.when = when
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        """Do not run this callback (a no-op once it has run)."""
-        self.cancelled = True
-
-    def __repr__(self) -> str:
-        name = getattr(self.fn, "__qualname__", repr(self.fn))
-        state = " cancelled" if self.cancelled else ""
-        return f"<Timer {name} at {self.when:.6f}{state}>"
-
-
 class VirtualClock:
     """The simulation's scheduler and time source (see the module docstring)."""
 
@@ -90,14 +69,19 @@ class VirtualClock:
         fast: bool = True,
         start_utc: float = DEFAULT_START_UTC,
         source: str = "ntp",
+        *,
+        contain_errors: bool = False,
     ) -> None:
         _check_source(source)
         self.fast = fast
+        #: Log a failing callback and go on, as the device's SystemClock does,
+        #: instead of raising it out of :meth:`run`.
+        self.contain_errors = contain_errors
+        self._workers: list[Callable[[], object]] = []
         self._mono = MONOTONIC_START
         self._wall_offset = start_utc - MONOTONIC_START
         self._source = source
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._seq = itertools.count()
+        self._timers = TimerQueue()
         self._cond = threading.Condition(threading.Lock())
         self._stopped = False
         # Real-time anchor (virtual, real) while a non-fast run() is in progress.
@@ -139,6 +123,12 @@ class VirtualClock:
         """Step the wall clock by ``seconds`` (may be negative); monotonic time is untouched."""
         self._wall_offset += seconds
 
+    def track_worker(self, wait_idle: Callable[[], object]) -> None:
+        """In fast mode, let a background worker (the evidence writer) finish what it was
+        given before the next callback runs: its results then arrive at the same virtual
+        instant, in the same order, on every run. (On the device nothing waits.)"""
+        self._workers.append(wait_idle)
+
     def on_clock_thread(self) -> bool:
         """True when called from the thread inside :meth:`run` (the fakes' "loop")."""
         return self._thread == threading.get_ident()
@@ -149,7 +139,7 @@ class VirtualClock:
         """Run ``fn(*args)`` on the loop when monotonic time reaches ``when``."""
         timer = Timer(float(when), fn, args)
         with self._cond:
-            heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
+            self._timers.push(timer)
             self._cond.notify()
         return timer
 
@@ -184,7 +174,7 @@ class VirtualClock:
     def pending(self) -> int:
         """How many live (not cancelled) callbacks are waiting; for tests and diagnostics."""
         with self._cond:
-            return sum(1 for _, _, t in self._heap if not t.cancelled)
+            return self._timers.live()
 
     # -- the loop -----------------------------------------------------------
 
@@ -193,7 +183,8 @@ class VirtualClock:
 
         Returns on :meth:`stop`, when monotonic time reaches ``until``, or, in fast
         mode, when no timer is left (nothing could ever happen again). A callback's
-        exception propagates out of ``run``; the clock stays usable.
+        exception propagates out of ``run`` (the clock stays usable), or with
+        ``contain_errors`` is logged and the loop goes on, as on the device.
         """
         self._stopped = False
         self._thread = threading.get_ident()
@@ -201,10 +192,20 @@ class VirtualClock:
             self._anchor = (self._mono, _time.perf_counter())
         try:
             while True:
+                if self.fast:
+                    for wait_idle in self._workers:
+                        wait_idle()
                 timer = self._next(until)
                 if timer is None:
                     return
-                timer.fn(*timer.args)
+                if not self.contain_errors:
+                    timer.fn(*timer.args)
+                    continue
+                try:
+                    timer.fn(*timer.args)
+                except Exception:  # as drivers.clock.SystemClock: one bad callback, not the loop
+                    name = getattr(timer.fn, "__qualname__", timer.fn)
+                    log.exception("callback %s failed; the loop goes on", name)
         finally:
             if self._anchor is not None:
                 self._mono = self.monotonic()
@@ -224,12 +225,10 @@ class VirtualClock:
             while True:
                 if self._stopped:
                     return None
-                while self._heap and self._heap[0][2].cancelled:
-                    heapq.heappop(self._heap)
-                nxt = self._heap[0][0] if self._heap else None
+                nxt = self._timers.next_when()
                 now = self.monotonic()
                 if nxt is not None and nxt <= now and (until is None or nxt <= until):
-                    return heapq.heappop(self._heap)[2]
+                    return self._timers.pop()
                 if until is not None and now >= until:
                     return None
                 if self.fast and self._holds and (until is None or now < until):
@@ -238,8 +237,8 @@ class VirtualClock:
                     if _time.monotonic() - waited_since < HOLD_LIMIT_S:
                         self._cond.wait(0.05)
                         continue
-                    _log.warning("virtual clock: %d hold(s) not released in %.0f s; moving on",
-                                 len(self._holds), HOLD_LIMIT_S)
+                    log.warning("virtual clock: %d hold(s) not released in %.0f s; moving on",
+                                len(self._holds), HOLD_LIMIT_S)
                     self._holds.clear()
                 if self.fast:
                     if nxt is None:
@@ -250,7 +249,7 @@ class VirtualClock:
                         self._mono = until
                         return None
                     self._mono = nxt
-                    return heapq.heappop(self._heap)[2]
+                    return self._timers.pop()
                 deadline = min(x for x in (nxt, until, math.inf) if x is not None)
                 self._cond.wait(None if deadline == math.inf else deadline - now)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hw_sim import world as _world
+from hw_sim import registry as _world
 
 PCM_PLAYBACK = 0
 PCM_CAPTURE = 1

@@ -92,7 +92,7 @@ from hw_sim.lgpio_lines import (  # noqa: F401 - the binding's constants, re-exp
     edge,
     pull_of,
 )
-from hw_sim.world import current
+from hw_sim.registry import current
 
 
 class error(Exception):  # noqa: N801 - the binding's name

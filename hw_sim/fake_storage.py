@@ -21,6 +21,8 @@ target), which CI does not have.
   such calls on files under ``root`` fail with EIO, as a failing card's do.
 - ``storage_readonly``: opening a file under ``root`` for writing fails with
   EROFS, as after the kernel remounts a failing card read-only.
+- ``fsync_delay_s`` (an attribute, for the benchmarks): every fsync under
+  ``root`` takes at least this long in real time, as on a slow SD card.
 - ``power_cut`` (``mode`` strict or torn, ``seed``): the data directory is
   rewritten to what :class:`hw_sim.medium.DurableMedium` says survives (only
   what was fsync'd; torn: plus a prefix of what was pending), then the
@@ -35,6 +37,7 @@ import fcntl
 import json
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,7 @@ class StorageSim:
         self.free: int | None = None  # None: the real file system's numbers
         self.failures: dict[str, int] = {}
         self.readonly = False
+        self.fsync_delay_s = 0.0
         self.dead = False
         self.medium: DurableMedium | None = None
         self.trace_path = None if trace is None else Path(trace)
@@ -250,6 +254,7 @@ class StorageSim:
             self._real[name](fd)
             return
         self._maybe_fail("fsync")
+        self._slow()
         self._real[name](fd)
         assert self.medium is not None
         self.medium.synced(fd)
@@ -260,6 +265,10 @@ class StorageSim:
 
     def _fdatasync(self, fd: int) -> None:
         self._sync(fd, "fdatasync")
+
+    def _slow(self) -> None:
+        if self.fsync_delay_s > 0:
+            time.sleep(self.fsync_delay_s)
 
     def _statvfs(self, path: Any) -> os.statvfs_result:
         st = self._real["statvfs"](path)

@@ -61,8 +61,8 @@ def frame_numbers(source: str | os.PathLike[str] | bytes) -> list[int]:
     return their tags in decode-output order."""
     import av  # late: only tools that read recordings need PyAV
 
-    opened = av.open(io.BytesIO(source)) if isinstance(source, bytes | bytearray) else av.open(
-        str(Path(source))
+    opened = av.open(io.BytesIO(source), "r") if isinstance(source, bytes | bytearray) else av.open(
+        str(Path(source)), "r"
     )
     with opened as container:
         return [

@@ -190,9 +190,9 @@ class Chip:
         bits = K_OUTPUT if bank.is_output(gpio) else K_INPUT
         if gpio in bank.kernel or gpio in bank.owner:
             bits |= K_USED
-        if line.mode:
-            bits |= {Pull.UP: K_PULL_UP, Pull.DOWN: K_PULL_DOWN, Pull.OFF: K_PULL_NONE}.get(
-                pull_of(line.lflags), 0)
+        pull = pull_of(line.lflags)
+        if line.mode and pull is not None:
+            bits |= {Pull.UP: K_PULL_UP, Pull.DOWN: K_PULL_DOWN, Pull.OFF: K_PULL_NONE}.get(pull, 0)
         if line.alert is not None:
             bits |= (K_RISING if line.alert.eflags & RISING_EDGE else 0) | (
                 K_FALLING if line.alert.eflags & FALLING_EDGE else 0)

@@ -67,9 +67,9 @@ class DurableMedium:
         if os.path.isdir(self.root):
             self.root_node = self._scan_dir(self.root)
         else:  # the firmware makes its data directory later: it starts empty
-            root = self._new(DirNode(self._id()))
-            assert isinstance(root, DirNode)
-            self.root_node = root
+            empty = self._new(DirNode(self._id()))
+            assert isinstance(empty, DirNode)
+            self.root_node = empty
 
     # -- identity -----------------------------------------------------------------------
 

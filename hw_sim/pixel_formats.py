@@ -56,7 +56,7 @@ def convert(yuv: np.ndarray, width: int, height: int, fmt: str) -> np.ndarray:
     g = yf - 0.392 * uf - 0.813 * vf
     b = yf + 2.017 * uf
     order = (r, g, b) if fmt in ("BGR888", "XBGR8888") else (b, g, r)
-    planes = list(order)
+    planes: list[np.ndarray] = list(order)
     if fmt.startswith("X"):
         planes.append(np.full_like(yf, 255.0))
     return np.clip(np.stack(planes, axis=-1) + 0.5, 0, 255).astype(np.uint8)

@@ -92,7 +92,7 @@ class Scene:
 
     def _draw_ball(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, t: float) -> None:
         d = 2 * self._ball_r
-        top_min = (self._text_top + self._text_height + 2 + 1) & ~1
+        top_min = int(self._text_top + self._text_height + 2 + 1) & ~1
         x = _bounce(t / CROSS_SECONDS[0], self.width - d) & ~1
         yy = top_min + (_bounce(t / CROSS_SECONDS[1], self.height - d - top_min) & ~1)
         region = y[yy : yy + d, x : x + d]
@@ -105,7 +105,7 @@ class Scene:
         stamp = datetime.fromtimestamp(utc, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         text = f"#{n:06d}  {stamp}"
         box_w = min(self.width - 4, int(self._font.getlength(text)) + 6) & ~1
-        img = Image.new("L", (box_w, self._text_height), 0)
+        img = Image.new("L", (box_w, int(self._text_height)), 0)
         ImageDraw.Draw(img).text((3, 1), text, fill=255, font=self._font)
         top = self._text_top & ~1
         glyphs = np.asarray(img, dtype=np.uint16)

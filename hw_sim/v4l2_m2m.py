@@ -227,7 +227,9 @@ class EncoderDevice:
         elif self.bitrate:
             cc.bit_rate = self.bitrate
         if not self.repeat:
-            cc.flags |= av.codec.context.Flags.global_header
+            from av.codec.context import Flags as CodecFlags
+
+            cc.flags |= CodecFlags.global_header
         opts = {"preset": "ultrafast", "tune": "zerolatency",
                 "x264-params": f"keyint={self.iperiod}:min-keyint={self.iperiod}:scenecut=0"}
         if self.profile:
@@ -239,8 +241,9 @@ class EncoderDevice:
 
     def _encode(self, dmabuf_fd: int, used: int, ts_us: int) -> None:
         import av
+        from av.video.frame import PictureType
 
-        from hw_sim.world import current
+        from hw_sim.registry import current
 
         w, h, s = self.width, self.height, self.stride
         with mmap.mmap(dmabuf_fd, used, mmap.MAP_SHARED, mmap.PROT_READ) as mm:
@@ -253,7 +256,7 @@ class EncoderDevice:
         frame.pts = ts_us
         if self._force_key:
             self._force_key = False
-            frame.pict_type = "I"
+            frame.pict_type = PictureType.I
         for packet in self._cc.encode(frame):
             data = bytes(packet)
             if not self.repeat and not self._sent_headers and self._cc.extradata:

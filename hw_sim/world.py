@@ -23,6 +23,8 @@ from typing import Any
 from hw_sim.board import Board
 from hw_sim.clock import VirtualClock
 from hw_sim.pins import PinBank
+from hw_sim.registry import current as current  # re-exported: the fakes used to find it here
+from hw_sim.registry import set_current as set_current
 
 _log = logging.getLogger(__name__)
 
@@ -131,6 +133,8 @@ class World:
         self.mic_failed = False
         #: Counts unplug events: a stream opened before one stays dead after mic_back.
         self.mic_generation = 0
+        #: The simulated evidence medium (``hw_sim.fake_storage.StorageSim``), once attached.
+        self.medium: Any = None
         #: What power_cut() does; tests may replace it (default: SIGKILL this process).
         #: A replacement should raise: nothing of the firmware may run after a cut.
         self.power_cut_action: Callable[[], Any] = _kill_self
@@ -314,22 +318,3 @@ class World:
 
 def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-_current: World | None = None
-
-
-def current() -> World:
-    """The installed world; the fake libraries call this on every use."""
-    if _current is None:
-        raise RuntimeError(
-            "no simulated world is installed: call hw_sim.install(World(VirtualClock())) "
-            "before using the simulated libcamera / lgpio / spidev"
-        )
-    return _current
-
-
-def set_current(world: World | None) -> None:
-    """Make ``world`` the one the fakes use (None: none)."""
-    global _current
-    _current = world

@@ -10,7 +10,6 @@ verification result and the MP4's SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,7 +33,7 @@ from evidence.errors import (
     OutputExistsError,
     WrongKeyError,
 )
-from evidence.fsutil import write_new_file
+from evidence.fsutil import sha256_file, write_new_file
 from evidence.keys import load_custodian_private
 from evidence.primitives import (
     chunk_aad,
@@ -44,9 +43,10 @@ from evidence.primitives import (
     x25519_raw,
 )
 from evidence.reader import TRUNCATED, SegmentScan
+from evidence.timefmt import iso_or_none
 from office.progress import SILENT, Progress
 from office.remux import RemuxError, remux_to_mp4
-from office.verify import RecordingResult, VerifyReport, _iso, verify_tree
+from office.verify import RecordingResult, VerifyReport, verify_tree
 
 EXPORTED = "exported"
 REFUSED = "refused"
@@ -175,10 +175,10 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
         "tool": "bodycam export", "format_version": 1,
         "device_id": c.device_id, "recording_id": c.recording_id,
         "recording_seq": c.recording_seq,
-        "utc_start": _iso(info.get("utc_start_us")), "utc_start_us": info.get("utc_start_us"),
+        "utc_start": iso_or_none(info.get("utc_start_us")), "utc_start_us": info.get("utc_start_us"),
         "clock_source": info.get("clock_source"),
         "first_pts_us": t0,
-        "bookmarks": [dict(b, utc=_iso(b["utc_us"]), offset_s=at(b["pts_us"]))
+        "bookmarks": [dict(b, utc=iso_or_none(b["utc_us"]), offset_s=at(b["pts_us"]))
                       for b in info.get("bookmarks", [])],
         "gaps": [dict(g, start_offset_s=at(g["start_pts_us"]), end_offset_s=at(g["end_pts_us"]),
                       seconds=round((g["end_pts_us"] - g["start_pts_us"]) / 1e6, 3))
@@ -192,14 +192,6 @@ def _sidecar(result: RecordingResult, mp4: Path, digest: str, frames: int, dur: 
     }
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _earlier_export_damage(mp4: Path, side: Path) -> str | None:
     """Why an earlier export cannot be trusted, or None if its MP4 matches its sidecar."""
     try:
@@ -207,7 +199,7 @@ def _earlier_export_damage(mp4: Path, side: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return f"{side.name} is not a readable sidecar"
     try:
-        have = _sha256_file(mp4)
+        have = sha256_file(mp4)[0].hex()
     except OSError as exc:
         return f"{mp4.name} cannot be read ({exc.strerror or exc})"
     if have != want:
@@ -240,9 +232,10 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
         return item
     foreign = [s for s in segs if s.header and s.header["custodian_key_id"] != my_kid]
     if foreign:
+        theirs = (foreign[0].header or {})["custodian_key_id"]
         item.outcome = OTHER_KEY
         item.message = (f"{foreign[0].path.name} is sealed to another custodian key "
-                        f"({foreign[0].header['custodian_key_id'][:16]}…), not this one "
+                        f"({theirs[:16]}…), not this one "
                         f"({my_kid[:16]}…); export it with that custodian's key")
         return item
     stem = f"{c.device_id}_{c.recording_id}"
@@ -280,7 +273,7 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
             res = remux_to_mp4(ts_files, tmp_mp4)
         except RemuxError as exc:
             raise _Fail(f"decrypted video could not be remuxed: {exc}") from None
-        digest = _sha256_file(tmp_mp4)
+        digest = sha256_file(tmp_mp4)[0].hex()
         os.replace(tmp_mp4, mp4)
         doc = _sidecar(result, mp4, digest, res.frames, res.duration_s, res.fps, item.forced)
         write_new_file(side, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
@@ -301,19 +294,25 @@ def _export_one(result: RecordingResult, custodian: X25519PrivateKey, my_kid: st
     return item
 
 
+def check_custodian_key(report: VerifyReport, custodian: X25519PrivateKey, path: Path) -> str:
+    """The key id of ``custodian``; WrongKeyError if none of the evidence is sealed to it."""
+    mine = key_id(x25519_raw(custodian.public_key()))
+    sealed_to = {s.header["custodian_key_id"] for r in report.recordings
+                 for s in r.check.segments if s.header is not None}
+    if sealed_to and mine not in sealed_to:
+        other = sorted(sealed_to)[0]
+        raise WrongKeyError(f"{path}: wrong custodian key: this evidence is sealed to key "
+                            f"{other[:16]}…, the key given is {mine[:16]}…; use the "
+                            "custodian.key whose custodian.pub was given to the device")
+    return mine
+
+
 def export_tree(root: Path, custodian_key: Path, out_dir: Path, device_pubs: list[Path],
                 force: bool, progress: Progress = SILENT) -> ExportReport:
     """Verify ``root``, then decrypt and remux each recording into ``out_dir``."""
     custodian = load_custodian_private(Path(custodian_key))
-    my_kid = key_id(x25519_raw(custodian.public_key()))
     report = verify_tree(Path(root), list(device_pubs))
-    sealed_to = {s.header["custodian_key_id"] for r in report.recordings
-                 for s in r.check.segments if s.header is not None}
-    if sealed_to and my_kid not in sealed_to:
-        other = sorted(sealed_to)[0]
-        raise WrongKeyError(f"{custodian_key}: wrong custodian key: this evidence is sealed to "
-                            f"key {other[:16]}…, the key given is {my_kid[:16]}…; use the "
-                            "custodian.key whose custodian.pub was given to the device")
+    my_kid = check_custodian_key(report, custodian, Path(custodian_key))
     out_dir = Path(out_dir)
     if out_dir.is_symlink():
         raise EvidenceInputError(f"{out_dir}: is a symbolic link; give the real output "

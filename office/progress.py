@@ -23,7 +23,7 @@ class Progress:
         """Progress on ``stream`` (stderr) if it is a terminal, else a silent one."""
         stream = sys.stderr if stream is None else stream
         try:
-            tty = stream.isatty()
+            tty = stream is not None and stream.isatty()
         except (AttributeError, ValueError):
             tty = False
         return cls(stream if tty else None)

@@ -15,6 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.container import OutputContainer
+from av.error import FFmpegError
+from av.stream import Stream
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def remux_to_mp4(ts_paths: list[Path], out_path: Path) -> RemuxResult:
     """Copy the first video and audio stream of each TS file, in order, into ``out_path`` (MP4)."""
     try:
         return _remux(ts_paths, out_path)
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
+    except (FFmpegError, ValueError, OSError) as exc:
         raise RemuxError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) \
             from None
 
@@ -77,6 +80,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                 if ostream is None:
                     ostream = out.add_stream_from_template(vs)
                     rate = vs.average_rate or vs.guessed_rate or Fraction(30)
+                    assert vs.time_base is not None  # a demuxed video stream has one
                     frame_dur = max(1, round(1 / (rate * vs.time_base)))
                     ostream.time_base = vs.time_base
                 if aus is not None and astream is None and frames == 0 and with_sound:
@@ -96,10 +100,12 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                         continue
                     dts = pkt.dts if pkt.dts is not None else pkt.pts
                     pts = pkt.pts if pkt.pts is not None else dts
+                    assert dts is not None and pts is not None  # one of them is set (above)
                     if aus is not None and pkt.stream.index == aus.index:
                         if first:  # sound before this segment's first frame: place it after
                             held_audio.append(pkt)
                             continue
+                        assert offset is not None  # set by this segment's first frame
                         last_audio = _mux_audio(out, astream, pkt, pts - offset + shift,
                                                 last_audio)
                         audio_packets += last_audio is not None
@@ -112,12 +118,15 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                         if last_dts is not None and start <= last_dts:
                             shift += last_dts + frame_dur - start
                         for apkt in held_audio:
-                            at = (apkt.pts if apkt.pts is not None else apkt.dts) - offset + shift
+                            apts = apkt.pts if apkt.pts is not None else apkt.dts
+                            assert apts is not None  # held only with a time (see above)
+                            at = apts - offset + shift
                             last_audio = _mux_audio(out, astream, apkt, at, last_audio)
                         held_audio.clear()
                     pkt.dts = dts - offset + shift
                     pkt.pts = pts - offset + shift
                     if pending is not None:
+                        assert pending.dts is not None
                         if not pending.duration:
                             pending.duration = max(1, pkt.dts - pending.dts)
                         out.mux(pending)
@@ -128,6 +137,7 @@ def _remux(ts_paths: list[Path], out_path: Path) -> RemuxResult:
                 if pending is not None:
                     if not pending.duration:
                         pending.duration = frame_dur
+                    assert pending.pts is not None
                     end = max(end, pending.pts + pending.duration)
                     out.mux(pending)
                     frames += 1
@@ -147,7 +157,7 @@ _ASC_LC_48K_MONO = bytes((0x11, 0x88))
 _AAC_FRAME_90K = 1920
 
 
-def _mux_audio(out: av.container.OutputContainer, astream: av.stream.Stream | None,
+def _mux_audio(out: OutputContainer, astream: Stream | None,
                pkt: av.Packet, at: int, last: int | None) -> int | None:
     """Copy one audio packet to ``at`` (90 kHz, video start = 0). Sound from before the
     first frame is left out, so audio and video start together; returns the new last."""

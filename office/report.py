@@ -30,12 +30,12 @@ from evidence.errors import (
     EXIT_INTEGRITY,
     EXIT_OK,
     EvidenceInputError,
-    WrongKeyError,
 )
 from evidence.keys import load_custodian_private, load_device_pub
 from evidence.primitives import key_id, x25519_raw
 from evidence.sigcheck import raw_public
 from office import report_html as page
+from office.export import check_custodian_key
 from office.progress import SILENT, Progress
 from office.report_audit import add_moments, read_rows
 from office.report_frames import thumbnails
@@ -139,17 +139,6 @@ def _key_rows(report: VerifyReport, pubs: list[Path],
     return rows
 
 
-def _check_custodian(report: VerifyReport, custodian: X25519PrivateKey, path: Path) -> None:
-    mine = key_id(x25519_raw(custodian.public_key()))
-    sealed_to = {s.header["custodian_key_id"] for r in report.recordings
-                 for s in r.check.segments if s.header is not None}
-    if sealed_to and mine not in sealed_to:
-        other = sorted(sealed_to)[0]
-        raise WrongKeyError(f"{path}: wrong custodian key: this evidence is sealed to key "
-                            f"{other[:16]}…, the key given is {mine[:16]}…; use the "
-                            "custodian.key whose custodian.pub was given to the device")
-
-
 def _summary(report: VerifyReport, views: list[RecordingView]) -> tuple[str, Verdict]:
     code = report.exit_code
     n = len(views)
@@ -170,7 +159,7 @@ def build(root: Path, pubs: list[Path], custodian: X25519PrivateKey | None,
     """Verify one data directory and lay out its page and JSON."""
     report = verify_tree(root, pubs)
     if custodian is not None and custodian_path is not None:
-        _check_custodian(report, custodian, custodian_path)
+        check_custodian_key(report, custodian, custodian_path)
     rows = read_rows(root / AUDIT_LOG)
     d = DirReport(root, report, [])
     for n, result in enumerate(report.recordings, start=1):

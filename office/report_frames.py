@@ -65,7 +65,8 @@ def wanted_frames(view: RecordingView) -> list[Wanted]:
 
 
 def _segment_for(segs: list[SegmentScan], w: Wanted) -> SegmentScan | None:
-    spans = [(s, *s.pts_range) for s in segs if s.pts_range[0] is not None]
+    spans = [(s, first, last) for s in segs
+             for first, last in [s.pts_range] if first is not None and last is not None]
     for s, first, last in spans:
         if first <= w.pts_us <= last:  # type: ignore[operator]
             return s
@@ -135,7 +136,7 @@ def thumbnails(view: RecordingView, check: RecordingCheck,
             try:
                 _decrypt_segment(seg, custodian, ts)
                 picked = _decode(ts, seg.pts_range[0] or 0, ws)
-            except (_Fail, av.error.FFmpegError, OSError) as exc:
+            except (_Fail, av.error.FFmpegError, OSError) as exc:  # pyright: ignore[reportAttributeAccessIssue]
                 problems.append(f"{seg.path.name}: cannot show frames: {exc}")
                 continue
             finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,26 +36,20 @@ from evidence.errors import (
     EvidenceInputError,
     KeyFileError,
 )
-from evidence.keys import DEVICE_PUB, load_device_pub, load_device_pub_full
+from evidence.keys import load_device_pub, load_device_pub_full
+from evidence.layout import AUDIT_LOG, DEVICE_PUB, SEGMENT_GLOB
 from evidence.manifest import MANIFEST_NAME
 from evidence.primitives import key_id
 from evidence.reader import TRUNCATED
 from evidence.sigcheck import embedded_key
 from evidence.signer import PublicKey
+from evidence.timefmt import iso_or_none
 
 PINNED = "pinned (--device-pub)"
 TREE_PUB = "device.pub found in the tree: identity NOT independently pinned"
 EMBEDDED = "key named inside the files: identity NOT established"
 
 
-def _iso(utc_us: int | None) -> str | None:
-    if utc_us is None:
-        return None
-    secs, us = divmod(utc_us, 1_000_000)
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us:06d}Z"
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _gap_seconds(gap: dict[str, Any]) -> float:
@@ -86,7 +79,7 @@ class RecordingResult:
             "recording_seq": c.recording_seq,
             "status": c.status,
             "key": c.key_source,
-            "utc_start": _iso(info.get("utc_start_us")),
+            "utc_start": iso_or_none(info.get("utc_start_us")),
             "start_pts_us": info.get("start_pts_us"),
             "clock_source": info.get("clock_source"),
             "manifest": c.manifest is not None and c.manifest.doc is not None,
@@ -199,8 +192,6 @@ class VerifyReport:
         return lines
 
 
-#: The device's audit log in its data directory (see docs/FORMAT.md).
-AUDIT_LOG = "audit.log"
 
 
 def _load_pins(paths: list[Path]) -> dict[str, PublicKey]:
@@ -372,7 +363,7 @@ def _resolve_key(rec: RecordingCheck, pins: dict[str, PublicKey],
     """Pick the key a recording is checked against, and say where it came from."""
     doc = peek_json(rec.dir / MANIFEST_NAME)
     if doc is None:
-        for p in sorted(rec.dir.glob("seg-*.bcs")):
+        for p in sorted(rec.dir.glob(SEGMENT_GLOB)):
             if (doc := peek_json(p)) is not None:
                 break
     device_id = doc.get("device_id") if doc else None

@@ -15,9 +15,9 @@ from pathlib import Path
 from evidence import canonical
 from evidence.canonical import CanonicalError
 from evidence.fsutil import atomic_write, read_regular
+from evidence.layout import CHAIN_FILE
 from evidence.primitives import HASH_LEN
 
-CHAIN_FILE = "chain.json"
 GENESIS = bytes(HASH_LEN)
 
 

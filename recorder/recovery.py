@@ -14,8 +14,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evidence import canonical
 from evidence.auditlog import iter_checkpoints
+from evidence.canonical import CanonicalError
 from evidence.fsutil import sha256_file
+from evidence.layout import RECORDING_INFO, SEGMENT_FILE
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
 from evidence.reader import SegmentScan, scan_manifest, scan_segment
 
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from recorder.store import EvidenceStore
 
 _REC_DIR = re.compile(r"^([0-9]{6,})-")
-_SEG_FILE = re.compile(r"seg-([0-9]{6})\.bcs")
+_SEG_FILE = SEGMENT_FILE
 RECOVERY_NOTE = ("closed by recovery at boot: the recording was interrupted (power loss or "
                  "crash); files are listed as found")
 
@@ -41,7 +44,6 @@ def _events(scans: list[tuple[int, SegmentScan]]) -> tuple[list[dict[str, Any]],
 
 
 def _recover_recording(store: EvidenceStore, rec_dir: Path, seq: int) -> str | None:
-    from recorder.store import read_recording_info
     own_key = store.identity.public
     seg_files = sorted((int(m.group(1)), p) for p in rec_dir.iterdir()
                        if (m := _SEG_FILE.fullmatch(p.name)))
@@ -185,3 +187,13 @@ def recover_store(store: EvidenceStore) -> list[str]:
     if changed:
         chain.save(store.data_dir)
     return lines
+
+
+def read_recording_info(recording_dir: Path) -> dict[str, Any] | None:
+    """recording.json of a recording, or None if missing or unreadable."""
+    try:
+        doc = canonical.decode_object((Path(recording_dir) / RECORDING_INFO).read_bytes()
+                                      .rstrip(b"\n"))
+    except (OSError, CanonicalError):
+        return None
+    return doc

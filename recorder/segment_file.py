@@ -54,11 +54,6 @@ MAX_CHUNK_PLAINTEXT = 8 << 20
 _I64 = 1 << 63
 
 
-def segment_name(index: int) -> str:
-    """File name of segment ``index`` inside its recording directory."""
-    return f"seg-{index:06d}.bcs"
-
-
 class Segment:
     """An open segment. Create through ``Recording.open_segment``."""
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, Protocol, TypeVar
 
 from .packet import AUDIO, VIDEO, Packet
 from .tsmux import TsMuxer
@@ -34,6 +34,36 @@ log = logging.getLogger(__name__)
 #: While the pre-roll goes out at the press, fsync after at most this many bytes
 #: (or ``fsync_interval`` of footage, whichever comes first).
 PREROLL_SYNC_BYTES = 4 * 1024 * 1024
+
+
+class SegmentSink(Protocol):
+    """One open segment file (``recorder.segment_file.Segment``)."""
+
+    def write_chunk(self, data: bytes, /, *, frames: int, first_pts_us: int,
+                    last_pts_us: int) -> None: ...
+
+    def sync(self) -> None: ...
+
+
+S = TypeVar("S", bound=SegmentSink)
+
+
+class RecordingHandle(Protocol[S]):
+    """One recording in the evidence store (``recorder.store.Recording``), whose
+    segments are of type ``S``."""
+
+    @property
+    def id(self) -> str: ...
+
+    def open_segment(self) -> S: ...
+
+    def close_segment(self, seg: S) -> None: ...
+
+    def add_bookmark(self, pts_us: int, utc: float, label: str = "") -> None: ...
+
+    def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 @dataclass
@@ -52,7 +82,7 @@ class RecordingStats:
     segment_files: list[str] = field(default_factory=list)
 
 
-class RecordingWriter:
+class RecordingWriter(Generic[S]):
     """Writes one recording through an evidence-store recording handle.
 
     ``recording`` is what ``EvidenceStore.begin_recording`` returns; this class
@@ -61,7 +91,7 @@ class RecordingWriter:
 
     def __init__(
         self,
-        recording: Any,
+        recording: RecordingHandle[S],
         *,
         width: int,
         height: int,
@@ -89,19 +119,21 @@ class RecordingWriter:
         self._unsynced_first_us: int | None = None  # sealed, not yet fsync'd: from here
         self._unsynced_bytes = 0
         self._origin_us: int | None = None
-        self._seg: Any = None
+        self._seg: S | None = None
         self._mux: TsMuxer | None = None
         self._seg_start_us = 0
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._pending_frames = 0
         self._seg_frames_sealed = 0  # video frames of this segment in sealed chunks
+        self._sealed_last_us: int | None = None  # the newest frame in a sealed chunk
         self._pending_first_us: int | None = None
         self._pending_last_us = 0
         # A chunk whose write failed: retried as it was (same bytes, its nonce is spent)
         # before anything newer, so new footage never needs that nonce again.
         self._retry: tuple[bytes, int, int, int] | None = None
         self._closed = False
+        self._unclosed: str | None = None  # an interrupted segment's close failed: why
         self._gap: tuple[int | None, str] | None = None
         self.stats = RecordingStats()
 
@@ -139,6 +171,21 @@ class RecordingWriter:
         """Mark a moment (the officer pressed while recording)."""
         self._rec.add_bookmark(pts_us=pts_us, utc=utc, label=label)
 
+    @property
+    def pending_first_pts_us(self) -> int | None:
+        """The first frame not yet written: of the chunk whose write failed (kept for a
+        retry), else of the pending bytes (None: nothing pending)."""
+        mux = self._mux
+        if mux is not None and self._seg_frames_sealed < mux.video_frames_muxed:
+            # A failed chunk's frames, the pending ones and one the muxer still holds.
+            return mux.video_pts(self._seg_frames_sealed)
+        return None
+
+    @property
+    def frame_us(self) -> int:
+        """One frame's duration at the recording's rate (µs)."""
+        return self._frame_us
+
     def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
         """Record a stretch with no footage (camera stall) in the manifest."""
         self._rec.add_gap(start_pts_us=start_pts_us, end_pts_us=end_pts_us, reason=reason)
@@ -148,32 +195,37 @@ class RecordingWriter:
         progress now; the next packet opens a new segment of the same recording and
         the stretch between is recorded in the manifest as a gap.
 
-        Returns False if the segment could not be closed (storage failing): it is
-        then left as a power cut would leave it, its verified prefix intact, and
-        the gap starts at the last footage known to be on storage.
+        Returns False if the segment could not be closed (storage failing): its
+        frames not yet written stay here, with the segment, and the next write (or
+        :meth:`close`) first finishes that segment, so those frames, which need its
+        keyframe, are never orphaned. Until then the segment is left as a power cut
+        would leave it, its verified prefix intact.
         """
         if self._seg is None:
             if self._gap is None and self.stats.segments:  # between segments already
                 self._gap = (self.stats.durable_pts_us, reason)
             return True
-        closed = True
+        self._unclosed = reason
         try:
-            self._close_segment()
+            self._finish_unclosed()
         except OSError as e:
-            log.error("segment could not be closed (%s); it stays cut off at its last chunk", e)
-            closed = False
-            # Frames muxed into this segment whose bytes never reached a sealed chunk.
-            muxed = self._mux.video_frames_out if self._mux is not None else self._seg_frames_sealed
-            self.stats.frames -= muxed - self._seg_frames_sealed
-            self._retry = None  # its frames are among those never sealed
-            self._seg = None
-            self._mux = None
-            self._pending.clear()
-            self._pending_bytes = 0
-            self._pending_frames = 0
-            self._pending_first_us = None
+            log.error("segment could not be closed (%s); its last frames wait in RAM", e)
+            return False
+        return True
+
+    @property
+    def unclosed(self) -> bool:
+        """Whether an interrupted segment still waits for storage to be finished."""
+        return self._unclosed is not None
+
+    def _finish_unclosed(self) -> None:
+        """Close the interrupted segment (its last chunk, its trailer); raises while
+        storage still fails. The gap to the next segment starts after its last frame."""
+        reason = self._unclosed
+        assert reason is not None
+        self._close_segment()
+        self._unclosed = None
         self._gap = (self.stats.durable_pts_us, reason)
-        return closed
 
     def close(self) -> RecordingStats:
         """Close the segment in progress and finish the recording: nothing stays in RAM."""
@@ -189,6 +241,8 @@ class RecordingWriter:
     def _write(self, pkt: Packet, *, live: bool) -> None:
         if self._closed:
             raise RuntimeError("recording is closed")
+        if self._unclosed is not None:
+            self._finish_unclosed()
         if pkt.stream == AUDIO:
             self._write_audio(pkt)
             return
@@ -212,9 +266,10 @@ class RecordingWriter:
             if pkt.pts_us - self._seg_start_us >= self._segment_us:
                 self._close_segment()
                 self._open_segment(pkt.pts_us)
-        assert self._mux is not None
-        self._mux.mux(pkt)
-        data = self._mux.take()
+        mux = self._mux
+        assert mux is not None
+        mux.mux(pkt)
+        data = mux.take()
         self._pending.append(data)
         self._pending_bytes += len(data)
         self._pending_frames += 1
@@ -226,10 +281,11 @@ class RecordingWriter:
         if st.first_pts_us is None:
             st.first_pts_us = pkt.pts_us
         st.last_pts_us = pkt.pts_us
-        # Seal when the next frame would push this chunk's oldest packet past the
-        # fsync interval: nothing captured longer ago than that is only in RAM.
+        # Seal when the next frame would push this chunk's oldest frame past the fsync
+        # interval: nothing captured longer ago than that is only in RAM.
+        first = self._pending_first_us
         if self._pending_bytes >= self._chunk_max or (
-            live and pkt.pts_us + self._frame_us - self._pending_first_us >= self._fsync_us
+            live and first is not None and pkt.pts_us + self._frame_us - first >= self._fsync_us
         ):
             self._seal()
             self._sealed(live)
@@ -281,10 +337,13 @@ class RecordingWriter:
         A chunk whose write failed is written again first, unchanged."""
         if self._retry is not None:
             data, frames, first_us, last_us = self._retry
+            assert self._seg is not None  # a retry is of the open segment's chunk
             self._seg.write_chunk(data, frames=frames, first_pts_us=first_us,
                                   last_pts_us=last_us)
             self._retry = None
             self._seg_frames_sealed += frames
+            if frames:
+                self._sealed_last_us = last_us
             self.stats.chunks += 1
             self.stats.bytes_sealed += len(data)
             if not self._pending:
@@ -292,17 +351,25 @@ class RecordingWriter:
         if not self._pending:
             return False
         data = b"".join(self._pending)
-        first = self._pending_first_us
         # Frames whose bytes are in this chunk: with sound, the muxer still holds the newest
         # packet, which goes out with the next chunk (recorder/tsmux.py).
-        assert self._mux is not None
+        assert self._mux is not None and self._seg is not None
+        # Their times, from the muxer: the chunk claims only frames whose bytes it holds.
         frames = self._mux.video_frames_out - self._seg_frames_sealed
-        chunk = (data, frames, self._pending_last_us if first is None else first,
-                 self._pending_last_us)
+        if frames:
+            first_us = self._mux.video_pts(self._seg_frames_sealed)
+            last_us = self._mux.video_pts(self._seg_frames_sealed + frames - 1)
+        else:  # sound only
+            last_us = self._sealed_last_us if self._sealed_last_us is not None \
+                else self._pending_last_us
+            first_us = last_us
+        chunk = (data, frames, first_us, last_us)
         self._pending.clear()
         self._pending_bytes = 0
-        self._pending_frames = 0
-        self._pending_first_us = None
+        # What is not in this chunk: the frame the muxer holds, if any.
+        self._pending_frames = self._mux.video_frames_muxed - self._mux.video_frames_out
+        self._pending_first_us = (self._mux.video_pts(self._mux.video_frames_out)
+                                  if self._pending_frames else None)
         try:
             self._seg.write_chunk(chunk[0], frames=chunk[1], first_pts_us=chunk[2],
                                   last_pts_us=chunk[3])
@@ -310,15 +377,13 @@ class RecordingWriter:
             self._retry = chunk
             raise
         self._seg_frames_sealed += frames
+        if frames:
+            self._sealed_last_us = last_us
         self.stats.chunks += 1
         self.stats.bytes_sealed += len(data)
         if self._unsynced_first_us is None:
-            self._unsynced_first_us = self._pending_last_us if first is None else first
+            self._unsynced_first_us = first_us
         self._unsynced_bytes += len(data)
-        self._pending.clear()
-        self._pending_bytes = 0
-        self._pending_frames = 0
-        self._pending_first_us = None
         return True
 
     def _sync(self) -> None:
@@ -326,7 +391,9 @@ class RecordingWriter:
             return
         self._seg.sync()
         self.stats.fsyncs += 1
-        self.stats.durable_pts_us = self.stats.last_pts_us
+        # Only frames in sealed chunks: with sound, the muxer may still hold the newest.
+        if self._sealed_last_us is not None:
+            self.stats.durable_pts_us = self._sealed_last_us
         self._unsynced_first_us = None
         self._unsynced_bytes = 0
 
@@ -339,7 +406,7 @@ class RecordingWriter:
             self._pending.append(tail)
         self._seal()
         self._rec.close_segment(self._seg)
-        self.stats.durable_pts_us = self.stats.last_pts_us
+        self.stats.durable_pts_us = self._sealed_last_us = self.stats.last_pts_us
         self._unsynced_first_us = None
         self._unsynced_bytes = 0
         self._seg = None

@@ -25,11 +25,11 @@ from typing import Any
 
 from evidence import canonical
 from evidence.auditlog import AuditLog
-from evidence.canonical import CanonicalError
 from evidence.errors import KeyFileError
 from evidence.framing import segment_file_hash
 from evidence.fsutil import atomic_write, fsync_dir, write_all
 from evidence.identity import DeviceIdentity, device_pub_bytes, parse_device_pub
+from evidence.layout import AUDIT_LOG, DEVICE_PUB, EVENTS, RECORDING_INFO, RECORDINGS, segment_name
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
 from evidence.primitives import (
     DATA_KEY_LEN,
@@ -46,13 +46,8 @@ from evidence.schema import CONTAINER, ClockSource
 from evidence.signer import KeyFileSigner
 from recorder.chainstate import load_chain
 from recorder.counter import COUNTER_FILE, Counter, FileCounter
-from recorder.segment_file import Segment, segment_name
-
-RECORDINGS = "recordings"
-RECORDING_INFO = "recording.json"
-EVENTS = "events.jsonl"
-DEVICE_PUB = "device.pub"
-AUDIT_LOG = "audit.log"
+from recorder.recovery import recover_store
+from recorder.segment_file import Segment
 
 
 def _us(seconds: float) -> int:
@@ -373,19 +368,9 @@ class EvidenceStore:
 
     def recover(self) -> list[str]:
         """Close what a crash left open (never deleting or rewriting evidence); fix the chain."""
-        from recorder.recovery import recover_store
         lines = list(self._notes)
         self._notes = []
         lines += recover_store(self)
         self.recovered = True
         return lines
 
-
-def read_recording_info(recording_dir: Path) -> dict[str, Any] | None:
-    """recording.json of a recording, or None if missing or unreadable."""
-    try:
-        doc = canonical.decode_object((Path(recording_dir) / RECORDING_INFO).read_bytes()
-                                      .rstrip(b"\n"))
-    except (OSError, CanonicalError):
-        return None
-    return doc

@@ -19,6 +19,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+from av.audio.stream import AudioStream
 
 from .aac import SAMPLE_RATE
 from .packet import AUDIO, Packet
@@ -62,14 +63,16 @@ class TsMuxer:
         self._stream.width = width
         self._stream.height = height
         self._stream.time_base = TS_TIME_BASE
-        self._audio: av.audio.stream.AudioStream | None = None
+        self._audio: AudioStream | None = None
         self._last_audio_ts: int | None = None
         self._video_muxed = 0
+        self._video_pts: list[int] = []  # sensor µs of every frame muxed, in order
         self._max_ts: int | None = None
         self._held_video = False  # the packet libavformat holds back is a video frame
         if audio:
-            self._audio = self._container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
-            self._audio.time_base = TS_TIME_BASE
+            audio_stream = self._container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
+            audio_stream.time_base = TS_TIME_BASE
+            self._audio = audio_stream
         self._closed = False
 
     @property
@@ -92,6 +95,7 @@ class TsMuxer:
         else:
             out.stream = self._stream
             self._video_muxed += 1
+            self._video_pts.append(pkt.pts_us)
         if self._audio is not None and (self._max_ts is None or ts >= self._max_ts):
             # The interleaver keeps the packet with the newest timestamp (module docstring).
             self._max_ts = ts
@@ -107,6 +111,15 @@ class TsMuxer:
         if self._closed:
             return self._video_muxed
         return self._video_muxed - (1 if self._held_video else 0)
+
+    @property
+    def video_frames_muxed(self) -> int:
+        """Video frames handed in, whether or not their bytes have come out yet."""
+        return self._video_muxed
+
+    def video_pts(self, index: int) -> int:
+        """Sensor µs of the ``index``-th video frame muxed into this stream (from 0)."""
+        return self._video_pts[index]
 
     def take(self) -> bytes:
         """The TS bytes produced since the last call."""

@@ -243,9 +243,9 @@ def test_colour_bars_are_eight_bars_left_to_right() -> None:
 
 def test_no_gpio_chip_access_gets_the_group_hint() -> None:
     from drivers.gpio_claim import ChipUnavailable
-    from firmware import doctor
+    from firmware import doctor_hw
 
-    hint = doctor._hint(ChipUnavailable("cannot open the GPIO chip"), "another program holds the line")
+    hint = doctor_hw._hint(ChipUnavailable("cannot open the GPIO chip"), "another program holds the line")
     assert hint.startswith("permission denied") and "gpio" in hint
 
 

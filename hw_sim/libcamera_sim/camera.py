@@ -36,8 +36,8 @@ from hw_sim import pixel_formats
 from hw_sim.libcamera_sim.config import CameraConfiguration, Stream, StreamRole
 from hw_sim.libcamera_sim.controls import ColorFilterArrangementEnum, ControlInfo, controls, properties
 from hw_sim.libcamera_sim.geometry import Rectangle, Size
+from hw_sim.registry import current
 from hw_sim.scene import Scene
-from hw_sim.world import current
 
 
 class FrameMetadata:
