@@ -207,6 +207,7 @@ class RecordingWriter(Generic[S]):
             return True
         self._unclosed = reason
         try:
+            self._seal()  # what is pending first, the stream left open (see write_tail)
             self._finish_unclosed()
         except OSError as e:
             log.error("segment could not be closed (%s); its last frames wait in RAM", e)
@@ -217,6 +218,23 @@ class RecordingWriter(Generic[S]):
     def unclosed(self) -> bool:
         """Whether an interrupted segment still waits for storage to be finished."""
         return self._unclosed is not None
+
+    @property
+    def takes_tail(self) -> bool:
+        """Whether the interrupted segment's stream is still open, so the rest of its
+        last GOP can join it in RAM (:meth:`write_tail`)."""
+        return self._unclosed is not None and self._mux is not None and not self._mux.closed
+
+    def write_tail(self, pkt: Packet) -> None:
+        """While storage fails: a frame that continues the interrupted segment's last GOP
+        (or sound), muxed into it in RAM; it reaches storage when the segment is finished.
+        Frames after the next keyframe wait in the session's backlog instead."""
+        if not self.takes_tail:
+            raise RuntimeError("no interrupted segment takes a tail")
+        if pkt.stream == AUDIO:
+            self._write_audio(pkt)
+        elif pkt.stream == VIDEO:
+            self._mux_video(pkt)
 
     def _finish_unclosed(self) -> None:
         """Close the interrupted segment (its last chunk, its trailer); raises while
@@ -266,6 +284,18 @@ class RecordingWriter(Generic[S]):
             if pkt.pts_us - self._seg_start_us >= self._segment_us:
                 self._close_segment()
                 self._open_segment(pkt.pts_us)
+        self._mux_video(pkt)
+        # Seal when the next frame would push this chunk's oldest frame past the fsync
+        # interval: nothing captured longer ago than that is only in RAM.
+        first = self._pending_first_us
+        if self._pending_bytes >= self._chunk_max or (
+            live and first is not None and pkt.pts_us + self._frame_us - first >= self._fsync_us
+        ):
+            self._seal()
+            self._sealed(live)
+
+    def _mux_video(self, pkt: Packet) -> None:
+        """Mux one frame into the open segment's stream; its bytes join the pending chunk."""
         mux = self._mux
         assert mux is not None
         mux.mux(pkt)
@@ -281,14 +311,6 @@ class RecordingWriter(Generic[S]):
         if st.first_pts_us is None:
             st.first_pts_us = pkt.pts_us
         st.last_pts_us = pkt.pts_us
-        # Seal when the next frame would push this chunk's oldest frame past the fsync
-        # interval: nothing captured longer ago than that is only in RAM.
-        first = self._pending_first_us
-        if self._pending_bytes >= self._chunk_max or (
-            live and first is not None and pkt.pts_us + self._frame_us - first >= self._fsync_us
-        ):
-            self._seal()
-            self._sealed(live)
 
     def _sealed(self, live: bool) -> None:
         """A chunk was sealed: live, fsync it at once; in the pre-roll burst, once

@@ -113,7 +113,12 @@ class RecordingSession:
         if self._finishing_gop and pkt.stream == VIDEO and pkt.keyframe:
             self._suspend("storage full")  # this keyframe begins what waits in RAM
         if self.holding or self._writer is None:
-            self._held.append(pkt)
+            w = self._writer
+            if w is not None and w.takes_tail and len(self._held) == 0 \
+                    and not (pkt.stream == VIDEO and pkt.keyframe):
+                w.write_tail(pkt)  # the rest of the cut segment's GOP: it needs that keyframe
+            else:
+                self._held.append(pkt)
             return None
         writer = self._writer
         before = (writer.stats.frames, writer.stats.audio_packets)
@@ -143,8 +148,8 @@ class RecordingSession:
             return None
         try:
             self._writer.flush_due(now_pts_us)
-        except OSError as e:
-            return self._fail(e)
+        except OSError as e:  # mid-GOP, like a live write: the GOP may finish in the reserve
+            return self._fail(e, finish_gop=True)
         return None
 
     def bookmark(self, pts_us: int, utc: float) -> Fault | None:

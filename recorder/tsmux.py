@@ -113,6 +113,11 @@ class TsMuxer:
         return self._video_muxed - (1 if self._held_video else 0)
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has finished the stream (no packet can follow)."""
+        return self._closed
+
+    @property
     def video_frames_muxed(self) -> int:
         """Video frames handed in, whether or not their bytes have come out yet."""
         return self._video_muxed

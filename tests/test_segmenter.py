@@ -117,3 +117,83 @@ def test_bookmark_goes_to_the_manifest() -> None:
     w.bookmark(123, 1.5, "press")
     w.close()
     assert rec.bookmarks == [(123, 1.5, "press")]
+
+
+def _with_sound(video: list, seconds: float) -> list:
+    """Video packets interleaved with AAC of the same span, in arrival order (sound a
+    little after the frame of the same moment), as the daemon hands them over."""
+    import numpy as np
+
+    from recorder.aac import SAMPLE_RATE, AacEncoder
+
+    enc = AacEncoder()
+    origin = video[0].pts_us
+    k0 = origin * SAMPLE_RATE // 1_000_000
+    sound = enc.encode(k0, np.zeros(int(seconds * SAMPLE_RATE), np.float32)) + enc.flush()
+    return sorted(video + sound, key=lambda p: (p.pts_us + (20_000 if p.stream else 0)))
+
+
+def test_with_sound_a_chunk_claims_only_the_frames_whose_bytes_it_holds() -> None:
+    # The TS muxer holds back the newest packet with two streams; a chunk that claimed
+    # it would make durable_pts_us a frame too late (a storage fault then loses it).
+    video = list(h264_stream(30 * 4))
+    rec, _w = write(_with_sound(video, 4.0), audio=True, segment_seconds=60)
+    (seg,) = rec.segments
+    claimed = []
+    for _data, frames, first, last in seg.chunks:
+        if frames:
+            claimed.append((first, last, frames))
+    # Chunk frame counts add up, and each chunk's first/last are frames it carries:
+    # consecutive chunks neither overlap nor leave a frame between them.
+    assert sum(f for _a, _b, f in claimed) == len(video)
+    pts = [p.pts_us for p in video]
+    for first, last, frames in claimed:
+        assert pts.index(last) - pts.index(first) + 1 == frames
+    for (_a, last, _f), (first, _b, _g) in zip(claimed, claimed[1:], strict=False):
+        assert pts.index(first) == pts.index(last) + 1
+    assert frame_numbers(seg.ts) == list(range(len(video)))
+
+
+class FailingSegment(MemSegment):
+    failing = False
+
+    def write_chunk(self, data: bytes, *, frames: int, first_pts_us: int, last_pts_us: int) -> None:
+        if FailingSegment.failing:
+            raise OSError(5, "card went away")
+        super().write_chunk(data, frames=frames, first_pts_us=first_pts_us,
+                            last_pts_us=last_pts_us)
+
+
+class FailingRecording(MemRecording):
+    gaps: list = []
+
+    def open_segment(self) -> MemSegment:
+        self.segments.append(FailingSegment())
+        return self.segments[-1]
+
+    def add_gap(self, start_pts_us: int, end_pts_us: int, reason: str) -> None:
+        self.gaps.append((start_pts_us, end_pts_us, reason))
+
+
+def test_a_segment_whose_close_failed_keeps_the_rest_of_its_gop_and_is_finished_first() -> None:
+    packets = list(h264_stream(30 * 3))  # keyframes at 0, 30, 60
+    rec = FailingRecording()
+    rec.gaps = []
+    w = RecordingWriter(rec, width=160, height=120, fps=30, segment_seconds=60)
+    for p in packets[:45]:
+        w.write(p)
+    FailingSegment.failing = True
+    try:
+        assert not w.interrupt("storage error"), "the close failed"
+        assert w.takes_tail
+        for p in packets[45:60]:  # the rest of the GOP: it needs the cut segment's keyframe
+            w.write_tail(p)
+    finally:
+        FailingSegment.failing = False
+    for p in packets[60:]:  # storage is back: the cut segment is finished first
+        w.write(p)
+    w.close()
+    first, second = rec.segments
+    assert first.closed and frame_numbers(first.ts) == list(range(60))
+    assert frame_numbers(second.ts) == list(range(60, 90))
+    assert rec.gaps == [], "nothing is missing at the seam"
