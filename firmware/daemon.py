@@ -133,6 +133,7 @@ class Daemon(LifeCycle):
         self._terminate = False
         self._reload: Conf | None = None
         self._housekeeping: Timer | None = None
+        self._display_timer: Timer | None = None
         self._stopped = False
         self.started_at = clock.monotonic()
         self.summary = Summary([], 0, [])
@@ -164,6 +165,8 @@ class Daemon(LifeCycle):
             self.recording.write(pkt)
         elif self.armed and self.prerecord_mode != "off":
             self.buffer.append(pkt)
+        if self._display_timer is not None:
+            self.display_due()
 
     def _on_audio(self, pkt: Packet) -> None:
         """Sound takes the video's path; ``firmware.sound`` decides what is kept."""

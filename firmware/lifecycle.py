@@ -37,6 +37,9 @@ from .watchdog import Notifier
 log = logging.getLogger("bodycam")
 
 HOUSEKEEPING_S = 0.25
+#: The front panel comes up after the first packet is in the pre-record buffer, or
+#: this long after the camera started if none came (it then shows the camera fault).
+DISPLAY_AFTER_S = 1.0
 Conf = dict[str, dict[str, Any]]
 
 
@@ -68,6 +71,7 @@ class LifeCycle(ABC):
     _terminate: bool
     _stopped: bool
     _next_ping: float
+    _display_timer: Timer | None
 
     @abstractmethod
     def on_packet(self, pkt: Packet) -> None: ...
@@ -122,13 +126,23 @@ class LifeCycle(ABC):
         log.info("standby: camera %s %dx%d@%d, pre-record %s (%g s)", self.camera.model,
                  cam["width"], cam["height"], cam["fps"], self.prerecord_mode, self.buffer.seconds)
         self.notifier.ready(f"standby, pre-record {self.prerecord_mode}")
-        # Ready once the camera runs: the panel (luma, SPI, its first frame) comes up on
-        # the loop, after the first packets are already in the pre-record buffer.
-        self.clock.call_soon_threadsafe(self._start_display)
+        # Ready once the camera runs. The panel (luma, SPI, its first frame: a few hundred
+        # ms on the loop) comes up once the first packet is in the pre-record buffer
+        # (display_due, from on_packet), or after DISPLAY_AFTER_S without one.
+        self._display_timer = self.clock.call_later(DISPLAY_AFTER_S, self._start_display)
+
+    def display_due(self) -> None:
+        """The first packet is buffered: bring the panel up next on the loop."""
+        timer, self._display_timer = self._display_timer, None
+        if timer is not None:
+            timer.cancel()
+            self.clock.call_soon_threadsafe(self._start_display)
 
     def _start_display(self) -> None:
         """Open the front panel; without one the camera records all the same."""
-        if not self.conf["display"]["enabled"] or self.camera is None or self._stopped:
+        self._display_timer = None
+        if not self.conf["display"]["enabled"] or self.camera is None or self._stopped \
+                or self.display is not None:
             return
         try:
             self.display = assembly.open_front_display(self.conf, self.camera, self.display_state,
@@ -171,6 +185,8 @@ class LifeCycle(ABC):
             self.stop_recording("shutdown")
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        if self._display_timer is not None:
+            self._display_timer.cancel()
         self.storage.cancel()
         for part in (self.display, self.sound, self.camera, self.button, self.cues):
             if part is None:
