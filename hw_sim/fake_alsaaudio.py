@@ -3,8 +3,9 @@
 The surface is pyalsaaudio's (src/alsaaudio.c and src/alsaaudio-stubs/__init__.pyi
 of larsimmisch/pyalsaaudio): ``PCM(type, mode, device, cardindex, rate, channels,
 format, periodsize, periods)``, ``read() -> (frames, bytes)`` with ``(-EPIPE, b"")``
-after an overrun (the stream is prepared again, samples are lost) and ``(0, b"")``
-in non-blocking mode when nothing is there (-EAGAIN), ``avail()``, ``info()``,
+after an overrun (the buffer was full; the stream is prepared again, samples are
+lost, capture resumes at the next read) and ``(0, b"")`` in non-blocking mode when
+nothing is there (-EAGAIN), ``avail()``, ``info()``,
 ``close()``, and ``ALSAAudioError("<strerror> [<device>]")`` for a device that is
 missing or gone.
 
@@ -13,7 +14,9 @@ starts exactly at the capture time of every frame whose number is a multiple of
 the frame rate, i.e. at every whole second after the camera's first frame
 (``world.frame_origin``), so sync can be measured from any exported file.
 The card's sample clock runs ``world.mic_clock_ppm`` fast (negative: slow): its
-sample ``i`` is captured at ``t_open + i / (48000 * (1 + ppm/1e6))``. Samples
+sample ``i`` is captured at ``t_start + i / (48000 * (1 + ppm/1e6))``, where
+``t_start`` is the first read() after open or overrun (ALSA starts a capture
+stream on the first read: start_threshold 1). Samples
 arrive in whole USB packets of 1 ms of the card's clock. ``world.mic_fail()``
 unplugs it (open and read raise ENODEV), ``world.mic_back()`` plugs it in.
 """
@@ -85,9 +88,11 @@ class PCM:
         self.periodsize = periodsize
         self.periods = periods
         self._true_rate = self.rate * (1 + w.mic_clock_ppm / 1e6)
-        self._t_open = w.clock.monotonic()
+        #: When capture started; None while PREPARED (after open, and after an overrun's
+        #: snd_pcm_prepare): the next read() starts it, as ALSA's start_threshold of 1 does.
+        self._t_start: float | None = None
         self._generation = w.mic_generation
-        self._pos = 0  # card index of the next sample read() returns
+        self._pos = 0  # index, counted from the start, of the next sample read() returns
         self._closed = False
         w.log("mic_open", device=device, rate=self.rate, ppm=w.mic_clock_ppm)
 
@@ -105,16 +110,25 @@ class PCM:
         return CARD
 
     def avail(self) -> int:
-        """Frames captured and not yet read."""
+        """Frames captured and not yet read: 0 before the first read(), -EPIPE once the
+        buffer has overrun."""
         self._check()
-        return self._captured() - self._pos
+        if self._t_start is None:
+            return 0
+        waiting = self._captured() - self._pos
+        return -errno.EPIPE if waiting >= self.periodsize * self.periods else waiting
 
     def read(self) -> tuple[int, bytes]:
         """Up to ``periodsize`` frames; ``(-EPIPE, b"")`` after an overrun."""
         self._check()
+        if self._t_start is None:  # PREPARED: this read starts the capture
+            self._t_start, self._pos = self._world.clock.monotonic(), 0
         captured = self._captured()
-        if captured - self._pos > self.periodsize * self.periods:
-            self._pos = captured  # xrun: prepared again, what was in the buffer is lost
+        if captured - self._pos >= self.periodsize * self.periods:
+            # The buffer filled up (stop_threshold = buffer size): the stream stopped in
+            # XRUN. pyalsaaudio prepares it again, which drops the buffer; capture starts
+            # again at the next read().
+            self._t_start = None
             self._world.log("mic_overrun")
             return -errno.EPIPE, b""
         n = min(self.periodsize, captured - self._pos)
@@ -138,14 +152,16 @@ class PCM:
             raise ALSAAudioError(f"No such device [{self._device}]")
 
     def _captured(self) -> int:
-        """Card samples captured up to now, in whole USB packets."""
-        elapsed = self._world.clock.monotonic() - self._t_open
+        """Card samples captured since the start, in whole USB packets."""
+        assert self._t_start is not None
+        elapsed = self._world.clock.monotonic() - self._t_start
         per_packet = self.rate * USB_PACKET_SECONDS
         packets = math.floor(elapsed * self._true_rate / per_packet + 1e-6)  # float dust
         return int(packets * per_packet)
 
     def _samples(self, first: int, n: int) -> bytes:
-        t = self._t_open + (first + np.arange(n, dtype=np.float64)) / self._true_rate
+        assert self._t_start is not None
+        t = self._t_start + (first + np.arange(n, dtype=np.float64)) / self._true_rate
         out = np.zeros(n, np.float64)
         origin = self._world.frame_origin
         if origin is not None:

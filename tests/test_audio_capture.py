@@ -190,3 +190,45 @@ def test_older_pyalsaaudio_without_keywords_or_avail_still_syncs(world, monkeypa
     times, samples = decode(packets)
     onsets = np.array(tone_onsets(times, samples)) - world.frame_origin
     assert np.max(np.abs(onsets[5:] - np.round(onsets[5:]))) < 0.003, onsets
+
+
+# -- the simulated library against pyalsaaudio 0.11 (docs/SIMULATION.md, issue 13) ---------------
+
+
+def _capture(alsa, **kw):
+    args = {"type": alsa.PCM_CAPTURE, "mode": alsa.PCM_NONBLOCK, "rate": RATE, "channels": 1,
+            "periodsize": 48, "periods": 4, **kw}
+    return alsa.PCM(**args)
+
+
+def test_capture_starts_at_the_first_read_not_at_open(world) -> None:
+    """snd_pcm_hw_params leaves the stream PREPARED; the first readi starts it: a stream
+    opened and left alone neither fills nor overruns."""
+    import alsaaudio
+
+    pcm = _capture(alsaaudio)
+    world.clock.run(until=world.clock.monotonic() + 1.0)
+    assert pcm.avail() == 0
+    assert pcm.read() == (0, b"")  # started now; nothing captured yet (-EAGAIN)
+    world.clock.run(until=world.clock.monotonic() + 0.002)
+    n, data = pcm.read()  # two 1 ms USB packets are in: one period is read
+    assert n == 48 and len(data) == 2 * 48 and pcm.avail() == 48
+
+
+def test_an_overrun_is_a_full_buffer_and_capture_stops_until_the_next_read(world) -> None:
+    import errno
+
+    import alsaaudio
+
+    pcm = _capture(alsaaudio, periods=2)  # a buffer of 96 frames: two 1 ms USB packets
+    pcm.read()
+    world.clock.run(until=world.clock.monotonic() + 0.002)
+    # Full is an overrun (stop_threshold is the buffer size), and avail() says so.
+    assert pcm.avail() == -errno.EPIPE
+    assert pcm.read() == (-errno.EPIPE, b"")
+    # Prepared again: nothing is captured until the next read starts the stream.
+    world.clock.run(until=world.clock.monotonic() + 0.010)
+    assert pcm.avail() == 0
+    assert pcm.read() == (0, b"")
+    world.clock.run(until=world.clock.monotonic() + 0.001)
+    assert pcm.read()[0] == 48
