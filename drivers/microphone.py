@@ -178,7 +178,8 @@ class Microphone:
         self.tracker.restart()
         self._resampler.reset()
         assert self._pcm is not None  # just opened above
-        log.info("microphone %s open (%s)", self.device, self._pcm.cardname())
+        # (pyalsaaudio's cardname() is only the device name again, not the card's.)
+        log.info("microphone %s open: %d Hz mono", self.device, rate)
         if was_failed:
             self._report(MicEvent.BACK, self._now_us(), "microphone open again")
         return True
@@ -213,8 +214,11 @@ class Microphone:
                 self._take(block)
             # pyalsaaudio >= 0.11 says what is already captured beyond what was read; older
             # ones (Debian bookworm's 0.8.4) do not, and after draining it is under a period.
+            # It hands back snd_pcm_avail's error as the count (-EPIPE: overran, -ENODEV:
+            # unplugged since the read): no observation then, the next read() reports it.
             avail = self._pcm.avail() if hasattr(self._pcm, "avail") else 0
-            self.tracker.observe(self._read + avail, self._clock.boottime())
+            if avail >= 0:
+                self.tracker.observe(self._read + avail, self._clock.boottime())
         except self._alsa.ALSAAudioError as e:
             self._emit(self._encoder.flush())
             self._release()

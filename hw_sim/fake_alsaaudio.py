@@ -39,7 +39,7 @@ PCM_ASYNC = 2
 PCM_FORMAT_S16_LE = 2
 PCM_STATE_OPEN, PCM_STATE_SETUP, PCM_STATE_PREPARED, PCM_STATE_RUNNING, PCM_STATE_XRUN = range(5)
 
-#: What the simulated card calls itself, and the ALSA names that reach it.
+#: What the simulated card calls itself (``card_name()``), and the ALSA names that reach it.
 CARD = "USB PnP Sound Device"
 DEVICES = ("default", "hw:1", "hw:1,0", "plughw:1", "plughw:1,0", "sysdefault:CARD=Device")
 RATES = (44100, 48000)
@@ -99,20 +99,25 @@ class PCM:
     # -- pyalsaaudio surface ---------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        """Part of ``PCM.info()``: name, rate, channels, period and buffer sizes."""
-        self._check()
+        """Part of ``PCM.info()``: name, rate, channels, period and buffer sizes. Like the
+        real one it raises only when closed: an unplugged card's stream is DISCONNECTED."""
+        self._check_open()
         return {"name": self._device, "card_no": 1, "rate": self.rate, "channels": self.channels,
                 "period_size": self.periodsize, "periods": self.periods,
                 "buffer_size": self.periodsize * self.periods, "format_name": "S16_LE"}
 
     def cardname(self) -> str:
-        self._check()
-        return CARD
+        """The device name the PCM was opened with (not the card's name), as pyalsaaudio."""
+        self._check_open()
+        return self._device
 
     def avail(self) -> int:
         """Frames captured and not yet read: 0 before the first read(), -EPIPE once the
-        buffer has overrun."""
-        self._check()
+        buffer has overrun, -ENODEV once the card is gone (pyalsaaudio returns
+        snd_pcm_avail's error code as the count; it never raises but when closed)."""
+        self._check_open()
+        if self._gone():
+            return -errno.ENODEV
         if self._t_start is None:
             return 0
         waiting = self._captured() - self._pos
@@ -145,10 +150,17 @@ class PCM:
 
     # -- the simulated card ----------------------------------------------------------------
 
-    def _check(self) -> None:
+    def _check_open(self) -> None:
         if self._closed:
             raise ALSAAudioError("PCM device is closed")
-        if self._world.mic_failed or self._world.mic_generation != self._generation:
+
+    def _gone(self) -> bool:
+        """The card was unplugged since this stream opened (even if it is back)."""
+        return self._world.mic_failed or self._world.mic_generation != self._generation
+
+    def _check(self) -> None:
+        self._check_open()
+        if self._gone():
             raise ALSAAudioError(f"No such device [{self._device}]")
 
     def _captured(self) -> int:

@@ -232,3 +232,54 @@ def test_an_overrun_is_a_full_buffer_and_capture_stops_until_the_next_read(world
     assert pcm.read() == (0, b"")
     world.clock.run(until=world.clock.monotonic() + 0.001)
     assert pcm.read()[0] == 48
+
+
+def test_an_unplugged_stream_fails_its_reads_and_says_so_in_avail(world) -> None:
+    """Only read() raises for a card that is gone; avail() hands back -ENODEV as the count,
+    info() and cardname() still answer; only a closed PCM raises everywhere."""
+    import errno
+
+    import alsaaudio
+
+    pcm = _capture(alsaaudio)
+    pcm.read()
+    world.mic_fail()
+    with pytest.raises(alsaaudio.ALSAAudioError, match=r"^No such device \[default\]$"):
+        pcm.read()
+    assert pcm.avail() == -errno.ENODEV
+    assert pcm.cardname() == "default" and pcm.info()["rate"] == RATE
+    pcm.close()
+    pcm.close()  # closing twice is fine
+    for call in (pcm.read, pcm.avail, pcm.info, pcm.cardname):
+        with pytest.raises(alsaaudio.ALSAAudioError, match="PCM device is closed"):
+            call()
+
+
+def test_cardname_is_the_device_name_the_stream_was_opened_with(world) -> None:
+    import alsaaudio
+
+    assert _capture(alsaaudio).cardname() == "default"
+    assert _capture(alsaaudio, device="sysdefault:CARD=Device").cardname() == \
+        "sysdefault:CARD=Device"
+
+
+def test_an_unplug_between_draining_and_avail_is_reported_at_the_next_poll(world,
+                                                                          monkeypatch) -> None:
+    """avail() returns -ENODEV then instead of raising: the driver neither counts it as
+    captured samples nor raises; the next read() fails and the gap starts where sound ends."""
+    from hw_sim import fake_alsaaudio
+
+    real_read = fake_alsaaudio.PCM.read
+    unplug_at = world.clock.monotonic() + 2.0
+
+    def read(self):
+        got = real_read(self)
+        if got[0] == 0 and world.clock.monotonic() >= unplug_at and not world.mic_failed:
+            world.mic_fail()  # drained; the card goes before avail()
+        return got
+
+    monkeypatch.setattr(fake_alsaaudio.PCM, "read", read)
+    mic, packets, events = run_mic(world, 3.0, retry_seconds=10.0)
+    assert [e.event for e in events] == [MicEvent.FAILED]
+    assert "No such device" in events[0].detail
+    assert events[0].pts_us == packets[-1].pts_us + 21333
