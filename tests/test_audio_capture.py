@@ -164,9 +164,9 @@ def test_older_pyalsaaudio_without_keywords_or_avail_still_syncs(world, monkeypa
             return 1
 
         def setrate(self, r):
-            self._pcm = pcm_011(rate=r, channels=1, periodsize=1024, periods=16,
-                                           **self._args)
-            return self._pcm.rate
+            # 0.8.4 fixes the buffer at 4 periods (alsaaudio.c of 0.8.4, alsapcm_setup).
+            self._pcm = pcm_011(rate=r, channels=1, periodsize=1024, periods=4, **self._args)
+            return self._pcm.info()["rate"]
 
         def setformat(self, f):
             return f
@@ -283,3 +283,79 @@ def test_an_unplug_between_draining_and_avail_is_reported_at_the_next_poll(world
     assert [e.event for e in events] == [MicEvent.FAILED]
     assert "No such device" in events[0].detail
     assert events[0].pts_us == packets[-1].pts_us + 21333
+
+
+def test_the_constructor_takes_pyalsaaudios_arguments_in_its_order(world) -> None:
+    """type, mode, device, cardindex, card (deprecated), rate, channels, format, periodsize,
+    periods; and a PCM has no rate/channels attributes, only info()."""
+    import alsaaudio
+
+    pcm = alsaaudio.PCM(alsaaudio.PCM_CAPTURE, alsaaudio.PCM_NONBLOCK, "default", -1, None,
+                        RATE, 1, alsaaudio.PCM_FORMAT_S16_LE, 1024, 16)
+    info = pcm.info()
+    assert (info["rate"], info["channels"], info["period_size"], info["periods"]) == \
+        (RATE, 1, 1024, 16)
+    assert info["buffer_size"] == 16384 and info["state"] == "PREPARED"
+    assert not any(hasattr(pcm, a) for a in ("rate", "channels", "periodsize", "periods"))
+    with pytest.warns(DeprecationWarning):
+        by_card = alsaaudio.PCM(alsaaudio.PCM_CAPTURE, card="Device")
+    assert by_card.cardname() == "default:CARD=Device"
+
+
+def test_the_constructor_takes_what_the_device_gives_instead_of_failing(world) -> None:
+    """alsapcm_setup ignores a setting the device refuses and reads back what it got: the
+    card (hw:) is 16-bit mono at 44.1/48 kHz; a plug device converts to what is asked."""
+    import alsaaudio
+
+    f32, s32 = alsaaudio.PCM_FORMAT_FLOAT_LE, alsaaudio.PCM_FORMAT_S32_LE
+    info = _capture(alsaaudio, device="hw:1,0", rate=16000, channels=2, format=s32).info()
+    assert (info["rate"], info["channels"], info["format_name"]) == (44100, 1, "S16_LE")
+    pcm = _capture(alsaaudio, device="plughw:1,0", rate=16000, channels=2, format=f32)
+    info = pcm.info()
+    assert (info["rate"], info["channels"], info["format_name"]) == (16000, 2, "FLOAT_LE")
+    world.set_frame_origin(world.clock.monotonic())
+    pcm.read()
+    world.clock.run(until=world.clock.monotonic() + 0.003)
+    n, data = pcm.read()  # 16 samples a millisecond now, each frame two float channels
+    frames = np.frombuffer(data, "<f4").reshape(n, 2)
+    assert n == 48 and np.array_equal(frames[:, 0], frames[:, 1]) and np.abs(frames).max() > 0.1
+
+
+def test_bad_arguments_fail_with_pyalsaaudios_messages(world) -> None:
+    import alsaaudio
+
+    for kw, message in (({"type": 7}, "PCM type must be PCM_PLAYBACK (0) or PCM_CAPTURE (1)"),
+                        ({"mode": 3}, "Invalid PCM mode"),
+                        ({"cardindex": 32}, "Invalid card number 32"),
+                        ({"device": "nonesuch"}, "No such file or directory [nonesuch]")):
+        with pytest.raises(alsaaudio.ALSAAudioError) as got:
+            _capture(alsaaudio, **kw)
+        assert str(got.value) == message
+    assert _capture(alsaaudio, type="capture").pcmtype() == alsaaudio.PCM_CAPTURE
+
+
+def test_what_the_simulation_cannot_do_is_not_an_alsa_error(world) -> None:
+    """A blocking read would wait on a device; the fake cannot, and says so in a way the
+    driver will not mistake for an unplugged microphone."""
+    import alsaaudio
+
+    pcm = _capture(alsaaudio, mode=alsaaudio.PCM_NORMAL)
+    with pytest.raises(NotImplementedError):
+        pcm.read()
+    with pytest.raises(NotImplementedError):
+        alsaaudio.PCM(alsaaudio.PCM_PLAYBACK)
+
+
+def test_the_deprecated_setters_set_up_again_and_return_what_the_device_gives(world) -> None:
+    import alsaaudio
+
+    pcm = _capture(alsaaudio, device="hw:1")
+    with pytest.warns(DeprecationWarning):
+        assert pcm.setperiodsize(2048) == 2048
+    with pytest.warns(DeprecationWarning):
+        assert pcm.setchannels(2) == 1 and pcm.setrate(47000) == RATE
+    assert pcm.info()["buffer_size"] == 2048 * 4
+    pcm.read()  # running now: hw params cannot change
+    with pytest.warns(DeprecationWarning), pytest.raises(alsaaudio.ALSAAudioError,
+                                                         match=r"bad state \[hw:1\]"):
+        pcm.setrate(44100)
