@@ -12,7 +12,8 @@ python3-alsaaudio 0.8.4 lacks the keyword constructor and ``avail()``, and the
 driver falls back to the setters and to stamping right after draining the
 buffer (up to one period of jitter, which the drift fit averages out).
 
-One loop, one clock: the PCM is opened non-blocking and read from a timer on the
+One loop, one clock: the PCM is opened non-blocking and read at once (ALSA starts
+a capture stream at its first read, not at open), then from a timer on the
 daemon's clock every ``POLL_SECONDS``; ALSA's ring buffer (``PERIODS`` periods of
 ``PERIOD_FRAMES``, 341 ms) absorbs a busy loop. After each poll, "the card has
 captured ``read + avail`` samples at boot time ``t``" feeds the drift tracker,
@@ -135,8 +136,9 @@ class Microphone:
 
     def start(self) -> None:
         """Open the microphone and start polling; a failure is reported, never raised."""
-        self._open()
         self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
+        if self._open():
+            self._read_all()  # ALSA captures from the first read on, so read at once
 
     def close(self) -> None:
         """Stop polling and release the device; the last partial AAC frame is sent."""
@@ -196,11 +198,17 @@ class Microphone:
         self._timer = self._clock.call_later(
             POLL_SECONDS if self.state is MicState.RUNNING else self._retry_s, self._poll)
         if self.state is not MicState.RUNNING:
-            if self._open():  # read again before ALSA's buffer can fill
-                assert self._timer is not None
-                self._timer.cancel()
-                self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
-            return
+            if not self._open():
+                return
+            # Open again: poll at the reading rate, and read at once (the first read starts
+            # ALSA's capture; nothing is captured between opening and it).
+            assert self._timer is not None
+            self._timer.cancel()
+            self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
+        self._read_all()
+
+    def _read_all(self) -> None:
+        """Take everything captured, note how much at what time, encode what the fit allows."""
         assert self._pcm is not None
         try:
             while True:

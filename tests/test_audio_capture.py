@@ -50,6 +50,18 @@ def test_bursts_sit_on_the_frame_times_whatever_the_cards_clock(world, ppm) -> N
     assert np.max(np.abs(onsets - np.round(onsets))) < 0.002, onsets
 
 
+def test_sound_starts_when_the_microphone_opens(world) -> None:
+    """ALSA captures from the first read on (not from open): the driver reads at once, so
+    a burst right at the opening is heard from its start, not a poll interval later."""
+    packets: list = []
+    world.set_frame_origin(world.clock.monotonic())
+    Microphone(world.clock, packets.append).start()
+    world.clock.run(until=world.clock.monotonic() + 2.5)
+    times, samples = decode(packets)
+    onsets = np.array(tone_onsets(times, samples)) - world.frame_origin
+    assert abs(onsets[0]) < 0.002 and len(onsets) == 3, onsets
+
+
 def test_a_samples_count_alone_would_drift(world) -> None:
     """The reason for the tracker: at 2000 ppm the card's 48000th sample is 2 ms early a second."""
     world.mic_clock_ppm = 2000.0
