@@ -21,19 +21,32 @@ sample ``i`` is captured at ``t_start + i / (48000 * (1 + ppm/1e6))``, where
 ``t_start`` is the first read() after open or overrun (ALSA starts a capture
 stream on the first read: start_threshold 1). Samples
 arrive in whole USB packets of 1 ms of the card's clock. ``world.mic_fail()``
-unplugs it (open and read raise ENODEV), ``world.mic_back()`` plugs it in.
+unplugs it: its card is gone, an open stream's read() raises ENODEV, and opening
+fails (ENOENT by card number, ENODEV by card id or ``default``);
+``world.mic_back()`` plugs it in.
+
+Its card comes after the board's own (Pi 4: Headphones, vc4hdmi0, vc4hdmi1, so
+card 3; Pi 5: vc4hdmi0, vc4hdmi1, so card 2) with the id ``Device``. It answers
+to ``default`` (taken to be the microphone, as an asound.conf or a sound server
+makes it), ``hw:N``/``hw:N,0`` (the card itself: 16-bit mono at 44.1 or 48 kHz),
+and through alsa-lib's plug converter to ``plughw:N[,0]``,
+``plughw:CARD=Device,DEV=0``, ``sysdefault:CARD=Device`` and ``default:CARD=Device``;
+``hw:CARD=Device,DEV=0`` is the card itself again.
 """
 
 from __future__ import annotations
 
 import errno
 import math
+import os
+import re
 import warnings
 from typing import Any
 
 import numpy as np
 
 from hw_sim import registry as _world
+from hw_sim.board import Board
 
 PCM_PLAYBACK = 0
 PCM_CAPTURE = 1
@@ -50,12 +63,21 @@ PCM_ASYNC = 2
 _STATE_NAMES = ("OPEN", "SETUP", "PREPARED", "RUNNING", "XRUN", "DRAINING", "PAUSED",
                 "SUSPENDED", "DISCONNECTED")
 
-#: What the simulated card calls itself (``card_name()``), and the ALSA names that reach it.
+#: The microphone: a USB card after the board's own (cards(), card_name()).
+MIC_ID = "Device"
 CARD = "USB PnP Sound Device"
-DEVICES = ("default", "hw:1", "hw:1,0", "plughw:1", "plughw:1,0", "sysdefault:CARD=Device",
-           "default:CARD=Device")
-#: The names that reach the card itself, without alsa-lib's plug converter.
-HW_DEVICES = ("hw:1", "hw:1,0")
+MIC_LONGNAME = "C-Media Electronics Inc. USB PnP Sound Device at usb-1-1, full speed"
+#: The board's own cards, (id, name, longname) in index order: the Pi 4's headphone
+#: jack and two HDMI outputs, the Pi 5's two HDMI outputs. None of them captures.
+BOARD_CARDS = {
+    Board.PI4: (("Headphones", "bcm2835 Headphones", "bcm2835 Headphones"),
+                ("vc4hdmi0", "vc4-hdmi-0", "vc4-hdmi-0"), ("vc4hdmi1", "vc4-hdmi-1", "vc4-hdmi-1")),
+    Board.PI5: (("vc4hdmi0", "vc4-hdmi-0", "vc4-hdmi-0"), ("vc4hdmi1", "vc4-hdmi-1", "vc4-hdmi-1")),
+}
+#: alsa-lib's limit on card numbers (SND_MAX_CARDS).
+MAX_CARDS = 32
+_BY_NUMBER = re.compile(r"(plughw|hw):(\d+)(?:,(\d+))?")
+_BY_ID = re.compile(r"(?:(plughw|hw):CARD=([^,]+)(?:,DEV=(\d+))?|(default|sysdefault):CARD=(.+))")
 #: What the card itself offers (a mono USB microphone); plug devices convert to the rest.
 RATES = (44100, 48000)
 CARD_CHANNELS = 1
@@ -84,14 +106,80 @@ class ALSAAudioError(Exception):
     """pyalsaaudio's one exception type."""
 
 
+def _cards() -> list[tuple[str, str, str]]:
+    """The cards there are now, in index order: the board's, then the microphone's."""
+    w = _world.current()
+    mic = [] if w.mic_failed else [(MIC_ID, CARD, MIC_LONGNAME)]
+    return [*BOARD_CARDS[w.board], *mic]
+
+
+def _mic_index() -> int:
+    """The microphone's card number: the next after the board's own cards."""
+    return len(BOARD_CARDS[_world.current().board])
+
+
 def cards() -> list[str]:
-    """Card names, as ``alsaaudio.cards()``."""
-    return ["vc4hdmi", "Device"]
+    """The ids of the cards there are (``alsaaudio.cards()``: snd_ctl_card_info_get_id)."""
+    return [card_id for card_id, _, _ in _cards()]
 
 
-def pcms(pcmtype: int = PCM_PLAYBACK) -> list[str]:
-    """PCM names for capture (the microphone) or playback (none in the simulation)."""
-    return list(DEVICES) if pcmtype == PCM_CAPTURE else []
+def card_indexes() -> list[int]:
+    """The numbers of the cards there are."""
+    return list(range(len(_cards())))
+
+
+def card_name(card: int) -> tuple[str, str]:
+    """(name, longname) of card number ``card``; ALSAAudioError for one that is not there."""
+    if not 0 <= card < MAX_CARDS:
+        raise ALSAAudioError(f"Invalid argument [{card}]")
+    there = _cards()
+    if card >= len(there):
+        raise ALSAAudioError(f"No such file or directory [{card}]")
+    return there[card][1], there[card][2]
+
+
+def pcms(pcmtype: object = PCM_PLAYBACK) -> list[str]:
+    """The names alsa-lib's hints give for capture: the card's, by id, while it is there.
+    (A real list also has ``null`` and names this simulation does not open, and playback
+    names for the HDMI outputs; the simulation has no playback.)"""
+    if _pcmtype(pcmtype) != PCM_CAPTURE:
+        return []
+    if _world.current().mic_failed:
+        return ["default"]
+    return ["default", f"hw:CARD={MIC_ID},DEV=0", f"plughw:CARD={MIC_ID},DEV=0",
+            f"default:CARD={MIC_ID}", f"sysdefault:CARD={MIC_ID}"]
+
+
+def _open_device(device: str) -> bool:
+    """Whether ``device`` reaches the microphone through plug (True) or as the card itself,
+    or the ALSAAudioError that snd_pcm_open gives for it."""
+    w = _world.current()
+
+    def fail(code: int) -> ALSAAudioError:
+        return ALSAAudioError(f"{os.strerror(code)} [{device}]")
+
+    if device == "default":  # the system's default capture: the microphone (see docs)
+        if w.mic_failed:
+            raise fail(errno.ENODEV)
+        return True
+    if m := _BY_NUMBER.fullmatch(device):
+        # A card number: snd_card_get_index opens /dev/snd/controlC<n> (ENOENT when there
+        # is no such card); a card without capture device <dev> has no pcmC<n>D<dev>c.
+        number, dev = int(m[2]), int(m[3] or 0)
+        if number >= MAX_CARDS:
+            raise fail(errno.EINVAL)
+        if number != _mic_index() or w.mic_failed or dev != 0:
+            raise fail(errno.ENOENT)
+        return m[1] == "plughw"
+    if m := _BY_ID.fullmatch(device):
+        # A card id: snd_card_get_index looks it up among the cards there are (ENODEV).
+        card_id, dev = m[2] or m[5], int(m[3] or 0)
+        if card_id not in cards():
+            raise fail(errno.ENODEV)
+        if card_id != MIC_ID or dev != 0:
+            raise fail(errno.ENOENT)
+        return m[1] != "hw"
+    raise fail(errno.ENOENT)  # "Unknown PCM" in alsa-lib's configuration
 
 
 def _pcmtype(value: object) -> int:
@@ -133,14 +221,11 @@ class PCM:
             raise ALSAAudioError("Invalid PCM mode")
         if pcmtype != PCM_CAPTURE:
             raise NotImplementedError("the simulation has a microphone only: no playback")
-        if device not in DEVICES:
-            raise ALSAAudioError(f"No such file or directory [{device}]")
-        if w.mic_failed:
-            raise ALSAAudioError(f"No such device [{device}]")
+        self._plug = _open_device(device)
         self._world = w
         self._device = device
         self._mode = mode
-        self._plug = device not in HW_DEVICES
+        self._card = _mic_index()
         self._generation = w.mic_generation
         self._closed = False
         self._t_start: float | None = None
@@ -172,7 +257,7 @@ class PCM:
         dtype, _, name, description = FORMATS[self._format]
         bits = np.dtype(dtype).itemsize * 8
         return {
-            "name": self._device, "card_no": 1, "device_no": 0, "subdevice_no": 0,
+            "name": self._device, "card_no": self._card, "device_no": 0, "subdevice_no": 0,
             "state": _STATE_NAMES[self.state()], "access_type": "RW_INTERLEAVED",
             " (call value) type": PCM_CAPTURE, " (call value) type_name": "CAPTURE",
             " (call value) mode": self._mode,

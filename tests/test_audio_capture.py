@@ -320,9 +320,9 @@ def test_the_constructor_takes_what_the_device_gives_instead_of_failing(world) -
     import alsaaudio
 
     f32, s32 = alsaaudio.PCM_FORMAT_FLOAT_LE, alsaaudio.PCM_FORMAT_S32_LE
-    info = _capture(alsaaudio, device="hw:1,0", rate=16000, channels=2, format=s32).info()
+    info = _capture(alsaaudio, device="hw:CARD=Device,DEV=0", rate=16000, channels=2, format=s32).info()
     assert (info["rate"], info["channels"], info["format_name"]) == (44100, 1, "S16_LE")
-    pcm = _capture(alsaaudio, device="plughw:1,0", rate=16000, channels=2, format=f32)
+    pcm = _capture(alsaaudio, device="plughw:2,0", rate=16000, channels=2, format=f32)
     info = pcm.info()
     assert (info["rate"], info["channels"], info["format_name"]) == (16000, 2, "FLOAT_LE")
     world.set_frame_origin(world.clock.monotonic())
@@ -361,7 +361,7 @@ def test_what_the_simulation_cannot_do_is_not_an_alsa_error(world) -> None:
 def test_the_deprecated_setters_set_up_again_and_return_what_the_device_gives(world) -> None:
     import alsaaudio
 
-    pcm = _capture(alsaaudio, device="hw:1")
+    pcm = _capture(alsaaudio, device="hw:2")
     with pytest.warns(DeprecationWarning):
         assert pcm.setperiodsize(2048) == 2048
     with pytest.warns(DeprecationWarning):
@@ -369,5 +369,56 @@ def test_the_deprecated_setters_set_up_again_and_return_what_the_device_gives(wo
     assert pcm.info()["buffer_size"] == 2048 * 4
     pcm.read()  # running now: hw params cannot change
     with pytest.warns(DeprecationWarning), pytest.raises(alsaaudio.ALSAAudioError,
-                                                         match=r"bad state \[hw:1\]"):
+                                                         match=r"bad state \[hw:2\]"):
         pcm.setrate(44100)
+
+
+def test_the_cards_are_the_boards_then_the_microphone_which_opens_by_number_or_id(world) -> None:
+    """cards() lists ids (snd_ctl_card_info_get_id); on a Pi 5 the two HDMI outputs are
+    cards 0 and 1, so the USB microphone is card 2 and plughw:1,0 is no microphone."""
+    import alsaaudio
+
+    assert alsaaudio.cards() == ["vc4hdmi0", "vc4hdmi1", "Device"]
+    assert alsaaudio.card_indexes() == [0, 1, 2]
+    assert alsaaudio.card_name(2)[0] == "USB PnP Sound Device"
+    with pytest.raises(alsaaudio.ALSAAudioError, match=r"^No such file or directory \[5\]$"):
+        alsaaudio.card_name(5)
+    with pytest.raises(alsaaudio.ALSAAudioError, match=r"^No such file or directory \[plughw:1,0\]$"):
+        _capture(alsaaudio, device="plughw:1,0")
+    assert _capture(alsaaudio, device="plughw:2,0").info()["card_no"] == 2
+    # What pcms() lists for capture are the names by card id, and each of them opens.
+    names = alsaaudio.pcms(alsaaudio.PCM_CAPTURE)
+    assert "plughw:CARD=Device,DEV=0" in names and not any(":1" in n or ":2" in n for n in names)
+    assert all(_capture(alsaaudio, device=n).info()["rate"] == RATE for n in names)
+
+
+def test_a_pi_4s_microphone_comes_after_its_headphone_jack_and_hdmi_cards() -> None:
+    import hw_sim
+    from hw_sim.board import Board
+    from hw_sim.clock import VirtualClock
+    from hw_sim.world import World
+
+    with hw_sim.installed(World(VirtualClock(fast=True), board=Board.PI4)):
+        import alsaaudio
+
+        assert alsaaudio.cards() == ["Headphones", "vc4hdmi0", "vc4hdmi1", "Device"]
+        assert _capture(alsaaudio, device="hw:3").info()["card_no"] == 3
+        with pytest.raises(alsaaudio.ALSAAudioError, match="No such file or directory"):
+            _capture(alsaaudio, device="hw:2")
+
+
+def test_an_unplugged_card_is_gone_from_the_lists_and_fails_to_open(world) -> None:
+    """By number, snd_card_get_index finds no /dev/snd/controlC2 (ENOENT); by id it finds
+    no card with that id (ENODEV)."""
+    import alsaaudio
+
+    world.mic_fail()
+    assert alsaaudio.cards() == ["vc4hdmi0", "vc4hdmi1"]
+    assert alsaaudio.pcms(alsaaudio.PCM_CAPTURE) == ["default"]
+    for device, error in (("hw:2", "No such file or directory"), ("plughw:2,0", "No such file or directory"),
+                          ("sysdefault:CARD=Device", "No such device"), ("default", "No such device")):
+        with pytest.raises(alsaaudio.ALSAAudioError) as got:
+            _capture(alsaaudio, device=device)
+        assert str(got.value) == f"{error} [{device}]"
+    world.mic_back()
+    assert alsaaudio.cards()[-1] == "Device" and _capture(alsaaudio, device="hw:2")
