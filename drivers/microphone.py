@@ -15,7 +15,7 @@ buffer (up to one period of jitter, which the drift fit averages out).
 One loop, one clock: the PCM is opened non-blocking and read at once (ALSA starts
 a capture stream at its first read, not at open), then from a timer on the
 daemon's clock every ``POLL_SECONDS``; ALSA's ring buffer (``PERIODS`` periods of
-``PERIOD_FRAMES``, 341 ms) absorbs a busy loop. After each poll, "the card has
+``PERIOD_FRAMES``, 341 ms; 320 ms on pyalsaaudio < 0.10) absorbs a busy loop. After each poll, "the card has
 captured ``read + avail`` samples at boot time ``t``" feeds the drift tracker,
 the samples are resampled onto the 48 kHz boot-time grid (drivers/audio_timing.py),
 given the configured gain, and encoded to AAC-LC (recorder/aac.py).
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.04
 PERIOD_FRAMES = 1024
 PERIODS = 16
+#: pyalsaaudio < 0.10 has no ``periods``: its buffer is always 4 periods, and 0.8 reads
+#: at most 8000 bytes a period. 4 x 3840 frames (320 ms) comes nearest to the above.
+OLD_PERIOD_FRAMES = 3840
 
 
 def _open_pcm(a: Any, device: str) -> tuple[Any, int, int]:
@@ -62,7 +65,7 @@ def _open_pcm(a: Any, device: str) -> tuple[Any, int, int]:
         channels = pcm.setchannels(1)
         rate = pcm.setrate(RATE)
         pcm.setformat(a.PCM_FORMAT_S16_LE)
-        pcm.setperiodsize(PERIOD_FRAMES)
+        pcm.setperiodsize(OLD_PERIOD_FRAMES)
         return pcm, int(rate), int(channels)
     info = pcm.info()
     return pcm, int(info["rate"]), int(info["channels"])

@@ -168,25 +168,40 @@ def test_older_pyalsaaudio_without_keywords_or_avail_still_syncs(world, monkeypa
     pcm_011 = fake_alsaaudio.PCM
 
     class Pcm084:
+        """0.8.4's alsaaudio.c: four periods always (alsapcm_setup), each setter sets up
+        again, read() refuses a period over 8000 bytes."""
+
         def __init__(self, type, mode, device="default"):  # noqa: A002
             self._args = {"type": type, "mode": mode, "device": device}
-            self._pcm = None
+            self._rate, self._periodsize = 44100, 32
+            self._pcm = pcm_011(rate=self._rate, channels=1, periodsize=32, periods=4,
+                                **self._args)
+
+        def _setup(self):
+            self._pcm.close()
+            self._pcm = pcm_011(rate=self._rate, channels=1, periodsize=self._periodsize,
+                                periods=4, **self._args)
 
         def setchannels(self, n):
             return 1
 
         def setrate(self, r):
-            # 0.8.4 fixes the buffer at 4 periods (alsaaudio.c of 0.8.4, alsapcm_setup).
-            self._pcm = pcm_011(rate=r, channels=1, periodsize=1024, periods=4, **self._args)
+            self._rate = r
+            self._setup()
             return self._pcm.info()["rate"]
 
         def setformat(self, f):
             return f
 
         def setperiodsize(self, n):
+            self._periodsize = n
+            self._setup()
             return n
 
         def read(self):
+            if self._periodsize * 2 > 8000:
+                raise fake_alsaaudio.ALSAAudioError(
+                    "Capture data too large. Try decreasing period size")
             return self._pcm.read()
 
         def cardname(self):
@@ -197,7 +212,12 @@ def test_older_pyalsaaudio_without_keywords_or_avail_still_syncs(world, monkeypa
 
     monkeypatch.setattr(fake_alsaaudio, "PCM", Pcm084)
     world.mic_clock_ppm = 500.0
-    mic, packets, events = run_mic(world, 20.0)
+    mic, packets, events = run_mic(world, 10.0)
+    # A loop busy for a quarter of a second loses nothing: four periods still hold 320 ms.
+    mic._timer.cancel()
+    world.clock.run(until=world.clock.monotonic() + 0.25)
+    mic._timer = world.clock.call_later(POLL_SECONDS, mic._poll)
+    world.clock.run(until=world.clock.monotonic() + 10.0)
     assert not events and abs(mic.clock_ppm - 500) < 50
     times, samples = decode(packets)
     onsets = np.array(tone_onsets(times, samples)) - world.frame_origin
