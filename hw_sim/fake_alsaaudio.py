@@ -17,7 +17,7 @@ starts exactly at the capture time of every frame whose number is a multiple of
 the frame rate, i.e. at every whole second after the camera's first frame
 (``world.frame_origin``), so sync can be measured from any exported file.
 The card's sample clock runs ``world.mic_clock_ppm`` fast (negative: slow): its
-sample ``i`` is captured at ``t_start + i / (48000 * (1 + ppm/1e6))``, where
+sample ``i`` is captured at ``t_start + i / (rate * (1 + ppm/1e6))``, where
 ``t_start`` is the first read() after open or overrun (ALSA starts a capture
 stream on the first read: start_threshold 1). Samples
 arrive in whole USB packets of 1 ms of the card's clock. ``world.mic_fail()``
