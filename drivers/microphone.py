@@ -12,9 +12,10 @@ python3-alsaaudio 0.8.4 lacks the keyword constructor and ``avail()``, and the
 driver falls back to the setters and to stamping right after draining the
 buffer (up to one period of jitter, which the drift fit averages out).
 
-One loop, one clock: the PCM is opened non-blocking and read from a timer on the
+One loop, one clock: the PCM is opened non-blocking and read at once (ALSA starts
+a capture stream at its first read, not at open), then from a timer on the
 daemon's clock every ``POLL_SECONDS``; ALSA's ring buffer (``PERIODS`` periods of
-``PERIOD_FRAMES``, 341 ms) absorbs a busy loop. After each poll, "the card has
+``PERIOD_FRAMES``, 341 ms; 320 ms on pyalsaaudio < 0.10) absorbs a busy loop. After each poll, "the card has
 captured ``read + avail`` samples at boot time ``t``" feeds the drift tracker,
 the samples are resampled onto the 48 kHz boot-time grid (drivers/audio_timing.py),
 given the configured gain, and encoded to AAC-LC (recorder/aac.py).
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.04
 PERIOD_FRAMES = 1024
 PERIODS = 16
+#: pyalsaaudio < 0.10 has no ``periods``: its buffer is always 4 periods, and 0.8 reads
+#: at most 8000 bytes a period. 4 x 3840 frames (320 ms) comes nearest to the above.
+OLD_PERIOD_FRAMES = 3840
 
 
 def _open_pcm(a: Any, device: str) -> tuple[Any, int, int]:
@@ -61,7 +65,7 @@ def _open_pcm(a: Any, device: str) -> tuple[Any, int, int]:
         channels = pcm.setchannels(1)
         rate = pcm.setrate(RATE)
         pcm.setformat(a.PCM_FORMAT_S16_LE)
-        pcm.setperiodsize(PERIOD_FRAMES)
+        pcm.setperiodsize(OLD_PERIOD_FRAMES)
         return pcm, int(rate), int(channels)
     info = pcm.info()
     return pcm, int(info["rate"]), int(info["channels"])
@@ -135,8 +139,9 @@ class Microphone:
 
     def start(self) -> None:
         """Open the microphone and start polling; a failure is reported, never raised."""
-        self._open()
         self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
+        if self._open():
+            self._read_all()  # ALSA captures from the first read on, so read at once
 
     def close(self) -> None:
         """Stop polling and release the device; the last partial AAC frame is sent."""
@@ -178,7 +183,8 @@ class Microphone:
         self.tracker.restart()
         self._resampler.reset()
         assert self._pcm is not None  # just opened above
-        log.info("microphone %s open (%s)", self.device, self._pcm.cardname())
+        # (pyalsaaudio's cardname() is only the device name again, not the card's.)
+        log.info("microphone %s open: %d Hz mono", self.device, rate)
         if was_failed:
             self._report(MicEvent.BACK, self._now_us(), "microphone open again")
         return True
@@ -195,11 +201,17 @@ class Microphone:
         self._timer = self._clock.call_later(
             POLL_SECONDS if self.state is MicState.RUNNING else self._retry_s, self._poll)
         if self.state is not MicState.RUNNING:
-            if self._open():  # read again before ALSA's buffer can fill
-                assert self._timer is not None
-                self._timer.cancel()
-                self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
-            return
+            if not self._open():
+                return
+            # Open again: poll at the reading rate, and read at once (the first read starts
+            # ALSA's capture; nothing is captured between opening and it).
+            assert self._timer is not None
+            self._timer.cancel()
+            self._timer = self._clock.call_later(POLL_SECONDS, self._poll)
+        self._read_all()
+
+    def _read_all(self) -> None:
+        """Take everything captured, note how much at what time, encode what the fit allows."""
         assert self._pcm is not None
         try:
             while True:
@@ -213,8 +225,11 @@ class Microphone:
                 self._take(block)
             # pyalsaaudio >= 0.11 says what is already captured beyond what was read; older
             # ones (Debian bookworm's 0.8.4) do not, and after draining it is under a period.
+            # It hands back snd_pcm_avail's error as the count (-EPIPE: overran, -ENODEV:
+            # unplugged since the read): no observation then, the next read() reports it.
             avail = self._pcm.avail() if hasattr(self._pcm, "avail") else 0
-            self.tracker.observe(self._read + avail, self._clock.boottime())
+            if avail >= 0:
+                self.tracker.observe(self._read + avail, self._clock.boottime())
         except self._alsa.ALSAAudioError as e:
             self._emit(self._encoder.flush())
             self._release()
