@@ -74,7 +74,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                    "configuration change, never a gesture."),
         "in_prerecord": Key(bool, False, "Keep sound in the pre-record buffer too; false: the pre-roll "
                                          "has picture only and sound starts at the press."),
-        "device": Key(str, "default", "ALSA capture device of the microphone (e.g. plughw:1,0)."),
+        "device": Key(str, "default", "ALSA capture device of the microphone (e.g. "
+                      "plughw:CARD=Device,DEV=0; arecord -L lists them)."),
         "gain_db": Key((int, float), 0.0, "Gain applied to the microphone's samples, in dB.", -20, 40),
         "bitrate": Key(int, 64_000, "AAC bitrate in bit/s.", 32_000, 256_000),
         "retry_seconds": Key((int, float), 2.0, "How often a missing or failed microphone is tried "

@@ -49,7 +49,7 @@ def check_microphone(conf: dict[str, dict[str, Any]], clock: Any) -> Check:
     finally:
         mic.close()
     hint = ("check the USB/I2S microphone is plugged in; 'arecord -l' lists capture devices; "
-            "set audio.device (e.g. plughw:1,0)")
+            "set audio.device (e.g. plughw:CARD=Device,DEV=0; arecord -L lists them)")
     if problems:
         return failed("microphone", f"{device}: {problems[0]}", hint)
     if not packets:
