@@ -19,6 +19,7 @@ from evidence.consistency import manifest_matches_files
 from evidence.framing import MAGIC_LEN, MANIFEST_VERSIONS, RECORD_HEAD, SEGMENT_VERSIONS
 from evidence.layout import SEGMENT_FILE
 from evidence.manifest import MANIFEST_NAME, span_us
+from evidence.manifest_reader import ManifestScan, scan_manifest
 from evidence.reader import (
     DUPLICATED,
     FOREIGN,
@@ -28,9 +29,7 @@ from evidence.reader import (
     REORDERED,
     TAMPERED,
     TRUNCATED,
-    ManifestScan,
     SegmentScan,
-    scan_manifest,
     scan_segment,
 )
 from evidence.sigcheck import AnyKey, open_regular, sig_len

@@ -48,23 +48,31 @@ class QueuedAudit:
     """``append`` and ``checkpoint`` of an audit log, run on the writer thread.
 
     ``pins`` returns the (last recording number, chain head hex) a checkpoint signs,
-    or None without an evidence store.
+    or None without an evidence store. With ``now`` (the loop's monotonic clock), an
+    entry written a minute after the last checkpoint is followed by one.
     """
 
     def __init__(self, worker: IoWorker, log_: AuditLogLike,
-                 pins: Callable[[], tuple[int, str] | None] = lambda: None) -> None:
+                 pins: Callable[[], tuple[int, str] | None] = lambda: None,
+                 now: Callable[[], float] | None = None) -> None:
         self._worker = worker
         self.log = log_
         self._pins = pins
+        self._now = now
+        self._last_checkpoint = now() if now is not None else None
 
     def append(self, event: str, **fields: Any) -> None:
         """Queue one entry; never blocks, never raises for the medium."""
         job = functools.partial(self._append, event, fields)
         if not self._worker.submit(job):
             log.error("audit queue full, entry not kept: %s %s", event, fields)
+        if self._now is not None and checkpoint_due(self._last_checkpoint, self._now()):
+            self.checkpoint()
 
     def checkpoint(self) -> None:
         """Queue a signed checkpoint (when the log has a signing key)."""
+        if self._now is not None:
+            self._last_checkpoint = self._now()
         if self.log.signer is not None and not self._worker.submit(self._checkpoint):
             log.error("audit queue full, checkpoint not written")
 
@@ -83,3 +91,10 @@ class QueuedAudit:
                 self.log.checkpoint(*pins)
         except OSError as e:
             log.error("audit checkpoint failed: %s", e)
+
+
+def chain_pins(store: object) -> tuple[int, str] | None:
+    """The last recording number and chain head a checkpoint signs (on the writer
+    thread, where the store changes them); None without an evidence store."""
+    chain = getattr(store, "chain", None)
+    return None if chain is None else (chain.recording_seq, chain.head.hex())

@@ -43,7 +43,7 @@ from recorder.packet import AUDIO, VIDEO, Packet
 from recorder.ringbuffer import PreRecordBuffer
 from recorder.segmenter import RecordingStats
 
-from .audit_queue import AuditLogLike, QueuedAudit, checkpoint_due
+from .audit_queue import AuditLogLike, QueuedAudit, chain_pins
 from .audit_room import RoomForAudit
 from .camera_watch import CameraWatch
 from .cues import Cues
@@ -92,8 +92,7 @@ class Daemon(LifeCycle):
         disk = Storage(Path(st.data_dir), st.reserve_mib << 20)
         # On a full card the audit log makes room from the reserve (on the writer thread).
         self.audit = QueuedAudit(self.worker, RoomForAudit(audit, disk.release_reserve),
-                                 pins=self._chain_pins)
-        self._last_checkpoint: float | None = clock.monotonic()  # entries since: one a minute
+                                 pins=lambda: chain_pins(self.store), now=clock.monotonic)
         self.key_problem = key_problem if store is None else None
         self.on_state = on_state
         self.state = State.STANDBY
@@ -259,7 +258,7 @@ class Daemon(LifeCycle):
         self._audit("recording_started", recording=rec.recording_id,
                     preroll_s=round(rec.preroll_s, 3), press_pts_us=rec.press_pts_us,
                     now_pts_us=self.timebase.sensor_us(self.clock.monotonic()))
-        self._checkpoint()
+        self.audit.checkpoint()
 
     def stop_recording(self, why: str) -> None:
         """Close the segment in progress and sign the recording's manifest."""
@@ -309,7 +308,7 @@ class Daemon(LifeCycle):
                  stats.segments)
         self._audit("recording_stopped", recording=rid, frames=stats.frames,
                     segments=stats.segments)
-        self._checkpoint()
+        self.audit.checkpoint()
         self._settle(State.STANDBY, "recording closed")
 
     def _settle(self, new: State, why: str) -> None:
@@ -417,19 +416,7 @@ class Daemon(LifeCycle):
 
     def _audit(self, event: str, **fields: Any) -> None:
         """Queue an audit entry; a failing medium must not take the daemon down."""
-        self.audit.append(event, **fields)
-        if checkpoint_due(self._last_checkpoint, self.clock.monotonic()):
-            self._checkpoint()
-
-    def _checkpoint(self) -> None:
-        """Queue a signed checkpoint of the audit log (see ``firmware.audit_queue``)."""
-        self._last_checkpoint = self.clock.monotonic()
-        self.audit.checkpoint()
-
-    def _chain_pins(self) -> tuple[int, str] | None:
-        """The last recording number and chain head a checkpoint signs (writer thread)."""
-        chain = getattr(self.store, "chain", None)
-        return None if chain is None else (chain.recording_seq, chain.head.hex())
+        self.audit.append(event, **fields)  # with a signed checkpoint once a minute
 
     def _cue_fault(self, kind: str) -> None:
         if self.cues is not None:

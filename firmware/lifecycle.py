@@ -91,9 +91,6 @@ class LifeCycle(ABC):
     @abstractmethod
     def _audit(self, event: str, **fields: Any) -> None: ...
 
-    @abstractmethod
-    def _checkpoint(self) -> None: ...
-
     def start(self, *, hardware: bool = True) -> None:
         """Start the camera and the button, and begin pre-recording. Without ``hardware``
         nothing is opened and packets come from the caller (the benchmarks)."""
@@ -202,7 +199,7 @@ class LifeCycle(ABC):
         self.worker.wait_idle()
         self.worker.deliver()  # the recording's close is reported before the last entries
         self._audit("shutdown")
-        self._checkpoint()
+        self.audit.checkpoint()
         self.worker.close()
         self.notifier.close()
         log.info("shut down cleanly")

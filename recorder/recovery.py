@@ -20,7 +20,8 @@ from evidence.canonical import CanonicalError
 from evidence.fsutil import sha256_file
 from evidence.layout import RECORDING_INFO, SEGMENT_FILE
 from evidence.manifest import SegmentEntry, manifest_bytes, manifest_path
-from evidence.reader import SegmentScan, scan_manifest, scan_segment
+from evidence.manifest_reader import scan_manifest
+from evidence.reader import SegmentScan, scan_segment
 
 if TYPE_CHECKING:
     from recorder.store import EvidenceStore

@@ -15,7 +15,8 @@ from evidence.canonical import CanonicalError
 from evidence.errors import BodycamError
 from evidence.framing import iter_records
 from evidence.keys import parse_device_pub
-from evidence.reader import scan_manifest, scan_segment
+from evidence.manifest_reader import scan_manifest
+from evidence.reader import scan_segment
 from office.export import export_tree
 from office.verify import verify_tree
 from recorder.store import EvidenceStore

@@ -13,7 +13,7 @@ import recorder.segment_file as writer_mod
 from evidence.errors import EXIT_INCOMPLETE, EXIT_OK, KeyFileError
 from evidence.framing import TAG_CHUNK, segment_file_hash
 from evidence.identity import DeviceIdentity
-from evidence.reader import scan_manifest
+from evidence.manifest_reader import scan_manifest
 from office.verify import verify_tree
 from recorder.chainstate import CHAIN_FILE
 from recorder.store import EvidenceStore

@@ -11,7 +11,8 @@ import pytest
 
 from evidence import keys
 from evidence.errors import KeyFileError
-from evidence.reader import scan_manifest, scan_segment
+from evidence.manifest_reader import scan_manifest
+from evidence.reader import scan_segment
 from evidence.signer import KeyStore, SigAlg
 from firmware.cli import main
 from office.verify import verify_tree
