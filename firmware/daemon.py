@@ -238,7 +238,9 @@ class Daemon(LifeCycle):
         self._set_state(State.STARTING, "start gesture", report=False)
         if self.cues is not None:
             self.cues.recording_started()
-        self.recording.begin(preroll, utc_start=utc_start, clock_source=self.clock.source(),
+        # The clock source is read on the writer thread: on the device it asks systemd
+        # (timedatectl, about 10 ms), which the loop must not wait for.
+        self.recording.begin(preroll, utc_start=utc_start, clock_source=self.clock.source,
                              start_pts_us=first_us if first_us is not None else 0,
                              on_done=self._begun)
 

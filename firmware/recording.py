@@ -79,11 +79,13 @@ class Recording:
         self.skipped = 0
 
     def _begin_in_store(self) -> RecordingHandle:
-        return self._store.begin_recording(**self._begin_args)
+        args = dict(self._begin_args)
+        args["clock_source"] = args["clock_source"]()  # here, on the writer thread
+        return self._store.begin_recording(**args)
 
     # -- calls from the loop ---------------------------------------------------------------
 
-    def begin(self, preroll: list[Packet], *, utc_start: float, clock_source: str,
+    def begin(self, preroll: list[Packet], *, utc_start: float, clock_source: Callable[[], str],
               start_pts_us: int, on_done: Callable[[Recording], None]) -> None:
         """Begin in the store and write the pre-roll (one fsync), on the writer thread."""
         self._begin_args = {"utc_start": utc_start, "clock_source": clock_source,
