@@ -183,10 +183,18 @@ class Camera:
         self.running = True
 
     def stop(self) -> None:
-        """Stop capture, then the encoder: frames it still held come out now, before this returns."""
+        """Stop capture, then the encoder: frames it still held come out now, before this returns.
+
+        picamera2's ``stop()`` hands its stop to the camera thread as a job, and prods
+        that thread only when no other job is queued (picamera2.py:1548-1551); otherwise
+        the stop waits for the next frame, which a stalled camera never sends. Pending
+        jobs (we queue none) are cancelled first, with the call picamera2 provides for
+        tidying up after a stall (``cancel_all_and_flush``), so the stop always runs.
+        """
         if self.running:
             self.running = False
             self.lores.clear()
+            self._picam2.cancel_all_and_flush()
             self._picam2.stop_recording()
 
     def close(self) -> None:
