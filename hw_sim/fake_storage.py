@@ -71,7 +71,10 @@ class StorageSim:
         self.trace_path = None if trace is None else Path(trace)
         if self.trace_path is not None:
             world.op_trace = []
-        self._fds: dict[int, bool] = {}  # our open fds under root -> opened with O_APPEND
+        # Our open fds under root -> (opened with O_APPEND, st_dev, st_ino). The file's
+        # identity is kept because a file object closes its fd without os.close: the
+        # number can come back as another thread's pipe (picamera2's notify pipe did).
+        self._fds: dict[int, tuple[bool, int, int]] = {}
         self._real: dict[str, Any] = {}
         world.on_fault("storage_full", self._full)
         world.on_fault("storage_free", self._freed)
@@ -149,14 +152,22 @@ class StorageSim:
         return dir_fd is None and not isinstance(path, int) and self._path_under_root(path)
 
     def _fd_under_root(self, fd: int) -> bool:
-        if fd in self._fds:
-            return True
-        try:  # opened before install (e.g. the audit log of a test)
+        known = self._fds.get(fd)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return False
+        if known is not None:
+            if (known[1], known[2]) == (st.st_dev, st.st_ino):
+                return True
+            del self._fds[fd]  # closed behind our back; the number is something else now
+        try:  # opened before install (e.g. the audit log of a test), or reused
             ours = self._path_under_root(os.readlink(f"/proc/self/fd/{fd}"))
         except OSError:
             return False
         if ours:
-            self._fds[fd] = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+            append = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+            self._fds[fd] = (append, st.st_dev, st.st_ino)
         return ours
 
     def _rel(self, path: Any) -> str:
@@ -201,7 +212,8 @@ class StorageSim:
         if isinstance(node, FileNode):
             self.medium.before_truncate(node, str(path), 0)
         fd = self._real["open"](path, flags, mode, dir_fd=dir_fd)
-        self._fds[fd] = bool(flags & os.O_APPEND)
+        st = os.fstat(fd)
+        self._fds[fd] = (bool(flags & os.O_APPEND), st.st_dev, st.st_ino)
         if creates:
             self.medium.created(str(path))
             self._op("create", path)
@@ -215,7 +227,7 @@ class StorageSim:
         self._real["close"](fd)
 
     def _offset(self, fd: int) -> int:
-        if self._fds[fd]:
+        if self._fds[fd][0]:
             return os.fstat(fd).st_size
         return os.lseek(fd, 0, os.SEEK_CUR)
 
