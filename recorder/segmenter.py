@@ -172,16 +172,6 @@ class RecordingWriter(Generic[S]):
         self._rec.add_bookmark(pts_us=pts_us, utc=utc, label=label)
 
     @property
-    def pending_first_pts_us(self) -> int | None:
-        """The first frame not yet written: of the chunk whose write failed (kept for a
-        retry), else of the pending bytes (None: nothing pending)."""
-        mux = self._mux
-        if mux is not None and self._seg_frames_sealed < mux.video_frames_muxed:
-            # A failed chunk's frames, the pending ones and one the muxer still holds.
-            return mux.video_pts(self._seg_frames_sealed)
-        return None
-
-    @property
     def frame_us(self) -> int:
         """One frame's duration at the recording's rate (µs)."""
         return self._frame_us
