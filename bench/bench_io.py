@@ -65,6 +65,7 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
     from firmware.daemon import Daemon
     from hw_sim.clock import VirtualClock
     from hw_sim.fake_storage import StorageSim
+    from hw_sim.run_record import RunRecord
     from hw_sim.world import World
     from recorder import segmenter
     from recorder.store import EvidenceStore
@@ -94,7 +95,9 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
     segmenter.RecordingWriter._sync = timed_sync  # type: ignore[method-assign]
     audit = AuditLog(data / "audit.log", identity.signing_key, clock=clock)
     try:
-        daemon = Daemon(conf, clock, store=EvidenceStore(data, identity), audit=audit)
+        record = RunRecord()
+        daemon = Daemon(conf, clock, store=EvidenceStore(data, identity), audit=audit,
+                        events=record)
         if on_loop:
             def inline(job: Any, *args: Any, on_done: Any = None, nbytes: int = 0,
                        report_none: bool = True) -> bool:
@@ -150,7 +153,7 @@ def measure(delay_s: float, tmp: Path, *, on_loop: bool = False) -> dict[str, An
     latencies.sort()
     steady.sort()
     interval = conf["recording"]["fsync_interval"]
-    stats = daemon.summary.recordings[0][1] if daemon.summary.recordings else None
+    stats = record.recordings[0][1] if record.recordings else None
     return {
         "fsync_delay_ms": round(delay_s * 1000),
         "loop_wait_max_ms": round(max(waits) * 1000, 2),

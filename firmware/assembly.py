@@ -82,13 +82,14 @@ def open_cue_lines(cues: Section) -> CueLines:
     return CueLines(cue_pins(cues), active_high=cues.get("active_high", True))
 
 
-def open_cues(conf: Conf, clock: Clock, audit: AuditSink) -> Cues:
-    """Cue patterns on the fitted lines, timed on ``clock``."""
+def open_cues(conf: Conf, clock: Clock, audit: AuditSink,
+              on_cue: Callable[[float, str], None] | None = None) -> Cues:
+    """Cue patterns on the fitted lines, timed on ``clock``; ``on_cue`` hears each one."""
     from .cues import Cues
 
     cues = conf["cues"]
     return Cues(clock, open_cue_lines(cues), audit, reminder_seconds=cues["reminder_seconds"],
-                enabled=cues["enabled"])
+                enabled=cues["enabled"], on_cue=on_cue)
 
 
 def panel_settings(conf: Conf) -> dict[str, Any]:

@@ -23,7 +23,7 @@ rest of the daemon.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -119,6 +119,7 @@ class Cues:
         *,
         reminder_seconds: float = REMINDER_SECONDS,
         enabled: bool = True,
+        on_cue: Callable[[float, str], None] | None = None,
     ) -> None:
         if reminder_seconds < 0:
             raise ValueError("reminder_seconds must be 0 (off) or positive")
@@ -127,8 +128,9 @@ class Cues:
         self._audit = audit
         self.reminder_seconds = float(reminder_seconds)
         self.enabled = enabled
-        #: (monotonic time, what) for every cue and stealth change, for the sim timeline.
-        self.journal: list[tuple[float, str]] = []
+        #: Hears (monotonic time, what) for every cue and stealth change: the simulation's
+        #: cue timeline names its bursts with them (``hw_sim.cue_timeline``).
+        self._on_cue = on_cue
         self._recording = False
         self._recording_since = 0.0
         self._stealth = False
@@ -193,7 +195,7 @@ class Cues:
         self._stealth = bool(on)
         self._cancel_pattern()
         self._show_steady()
-        self.journal.append((self._clock.monotonic(), f"stealth {'on' if on else 'off'}"))
+        self._heard(self._clock.monotonic(), f"stealth {'on' if on else 'off'}")
         self._log("stealth", on=self._stealth)
 
     def close(self) -> None:
@@ -247,9 +249,13 @@ class Cues:
         else:
             self._show_steady()
         label = f"{name} {fields['kind']}" if "kind" in fields else name
-        self.journal.append((now, label + (f" (silenced: {silenced})" if silenced else "")))
+        self._heard(now, label + (f" (silenced: {silenced})" if silenced else ""))
         extra = {k: v for k, v in (("silenced", silenced), ("preempted", preempted)) if v}
         self._log("cue", name=name, **fields, **extra)
+
+    def _heard(self, t: float, label: str) -> None:
+        if self._on_cue is not None:
+            self._on_cue(t, label)
 
     def _cancel_pattern(self) -> None:
         for timer in self._timers:
@@ -283,92 +289,3 @@ class Cues:
             self._audit.append(event, **fields)
         except OSError as e:
             log.warning("audit log unavailable for %s %s: %s", event, fields, e)
-
-
-# -- the simulation's readable timeline ------------------------------------------------------
-
-#: Edges closer together than this belong to one cue in :func:`timeline`.
-BURST_GAP = 1.5
-
-
-def timeline(
-    history: Iterable[tuple[float, int, int]],
-    pins: dict[str, int | None],
-    origin: float,
-    *,
-    active_high: bool = True,
-    labels: Iterable[tuple[float, str]] = (),
-) -> list[str]:
-    """Summarise the cue pins' recorded levels as one readable line per cue.
-
-    ``history`` is ``(monotonic t, pin, level)`` as the simulated pin bank records
-    it; ``origin`` becomes time 0 (scenario time). ``labels`` (``Cues.journal``)
-    names each burst and shows cues that were silenced. Example line::
-
-        "  12.000 s  start: led 2 pulses 150 ms, then on; vibration+buzzer 2 pulses 150 ms"
-    """
-    names = {pin: name for name, pin in pins.items() if pin is not None}
-    order = [name for name in pins if pins[name] is not None]
-    level: dict[int, bool] = {}
-    edges: list[tuple[float, str, bool]] = []
-    for t, pin, lv in history:
-        if pin not in names:
-            continue
-        on = bool(lv) == active_high
-        if on != level.get(pin, False):
-            edges.append((t, names[pin], on))
-        level[pin] = on
-    marks = sorted(labels)
-    bursts: list[list[tuple[float, str, bool]]] = []
-    for edge in edges:
-        last = bursts[-1][-1][0] if bursts else None
-        if last is None or edge[0] - last > BURST_GAP or any(last < m <= edge[0] for m, _ in marks):
-            bursts.append([])
-        bursts[-1].append(edge)
-    rows: list[tuple[float, str]] = []
-    used: set[int] = set()
-    for burst in bursts:
-        t0 = burst[0][0]
-        here = [i for i, (m, _) in enumerate(marks) if i not in used and abs(m - t0) < 1e-6]
-        used.update(here)
-        title = ", ".join(marks[i][1] for i in here)
-        rows.append((t0, (f"{title}: " if title else "") + _describe(burst, order)))
-    rows += [(m, text) for i, (m, text) in enumerate(marks) if i not in used]
-    rows.sort(key=lambda r: r[0])
-    return [f"{t - origin:9.3f} s  {text}" for t, text in rows]
-
-
-def _describe(burst: list[tuple[float, str, bool]], order: list[str]) -> str:
-    """'led 2 pulses 150 ms, then on; vibration+buzzer 2 pulses 150 ms'."""
-    t0 = burst[0][0]
-    by_line: dict[str, str] = {}
-    for name in order:
-        mine = [(t, on) for t, n, on in burst if n == name]
-        if mine:
-            by_line[name] = _describe_line(mine, t0)
-    groups: dict[str, list[str]] = {}
-    for name, text in by_line.items():
-        groups.setdefault(text, []).append(name)
-    return "; ".join(f"{'+'.join(names)} {text}" for text, names in groups.items())
-
-
-def _describe_line(edges: list[tuple[float, bool]], t0: float) -> str:
-    parts: list[str] = []
-    if not edges[0][1]:  # it was on before this burst
-        delay = edges[0][0] - t0
-        parts.append(f"off after {_ms(delay)} ms" if delay > 1e-6 else "off")
-        edges = edges[1:]
-    widths = [_ms(off[0] - on[0]) for on, off in zip(edges[0::2], edges[1::2], strict=False)]
-    if len(widths) == 1:
-        parts.append(f"pulse {widths[0]} ms")
-    elif widths and len(set(widths)) == 1:
-        parts.append(f"{len(widths)} pulses {widths[0]} ms")
-    elif widths:
-        parts.append(f"{len(widths)} pulses {'/'.join(map(str, widths))} ms")
-    if edges and edges[-1][1]:
-        parts.append("then on" if parts else "on")
-    return ", ".join(parts)
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)

@@ -11,7 +11,7 @@ decides; its collaborators do the work and report back through callbacks:
 - the camera watch (stall and restart);
 - the sound (``firmware.sound``: what of the microphone goes where).
 
-Transitions (``why`` in the audit log and the run summary)::
+Transitions (``why`` in the audit log and in :class:`firmware.events.DaemonEvents`)::
 
     STANDBY   --start gesture-->  STARTING   --begun-->  RECORDING
     RECORDING --hold-->           STOPPING   --closed-->  STANDBY
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from .audit_room import RoomForAudit
 from .camera_watch import CameraWatch
 from .cues import Cues
 from .display_view import snapshot
+from .events import NO_EVENTS, DaemonEvents
 from .front_display import FrontDisplay
 from .gesture_map import Action, Controls, action_for
 from .gestures import Gesture, GestureRecognizer
@@ -65,22 +65,13 @@ log = logging.getLogger("bodycam")
 Conf = dict[str, dict[str, Any]]
 
 
-@dataclass
-class Summary:
-    """What a run of the daemon produced (printed by ``bodycam run``)."""
-
-    recordings: list[tuple[str, RecordingStats]]
-    refused: int
-    transitions: list[tuple[float, str, str, str]]
-
-
 class Daemon(LifeCycle):
     """Wires camera, button, buffer and evidence writer together on one clock."""
 
     def __init__(self, conf: Conf, clock: Clock, *, store: Store | None,
                  audit: AuditLogLike, key_problem: str | None = None,
                  on_state: Callable[[State], None] | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, events: DaemonEvents = NO_EVENTS) -> None:
         self.conf = conf
         self.settings = Settings.of(conf)
         self.clock = clock
@@ -95,6 +86,7 @@ class Daemon(LifeCycle):
                                  pins=lambda: chain_pins(self.store), now=clock.monotonic)
         self.key_problem = key_problem if store is None else None
         self.on_state = on_state
+        self.events = events
         self.state = State.STANDBY
         self._reported = self.state.public
         self.prerecord_mode: str = pre.mode
@@ -135,7 +127,6 @@ class Daemon(LifeCycle):
         self._display_timer: Timer | None = None
         self._stopped = False
         self.started_at = clock.monotonic()
-        self.summary = Summary([], 0, [])
         self._publish()
 
     def display_state(self) -> DisplayState:
@@ -205,7 +196,7 @@ class Daemon(LifeCycle):
     def start_recording(self, t_trigger: float) -> None:
         """Start a recording whose pre-roll is measured back from ``t_trigger``."""
         if self.store is None:
-            self.summary.refused += 1
+            self.events.refused()
             msg = self.key_problem or "no evidence store"
             log.error("recording refused: %s", msg)
             self._audit("record_refused", reason=msg)
@@ -217,7 +208,7 @@ class Daemon(LifeCycle):
             self._storage_failed(e, full=False, freed=0)
             return
         if free < self.storage.limits.min_free:
-            self.summary.refused += 1
+            self.events.refused()
             self.storage.alert(Alert.STORAGE_FULL, True)
             log.error("recording refused: storage full (%d MiB free); offload the camera", free >> 20)
             self._audit("record_refused", reason="storage full", free_bytes=free)
@@ -298,14 +289,14 @@ class Daemon(LifeCycle):
             log.error("recording %s could not be closed (%s); it is recovered at the next boot",
                       rid, error)
             self._audit("recording_unclosed", recording=rid, error=str(error))
-            self.summary.recordings.append((rid, stats))
+            self.events.recorded(rid, stats)
             if self.recording is None:
                 self._storage_failed(error, full=False, freed=0)
             else:
                 self.storage.failed(error, full=False, freed=0)
             return
         self.storage.recovered()
-        self.summary.recordings.append((rid, stats))
+        self.events.recorded(rid, stats)
         log.info("recording %s closed: %d frames in %d segment(s)", rid, stats.frames,
                  stats.segments)
         self._audit("recording_stopped", recording=rid, frames=stats.frames,
@@ -399,12 +390,12 @@ class Daemon(LifeCycle):
         self._publish()
 
     def _set_state(self, new: State, why: str, *, report: bool = True) -> None:
-        """Change state; ``report`` it (run summary, journal, systemd, audit log) from the
+        """Change state; ``report`` it (events, journal, systemd, audit log) from the
         last reported one, unless it is a step the officer cannot tell apart (STARTING)."""
         self.state = new
         if report:
             old, self._reported = self._reported, new.public
-            self.summary.transitions.append((self.clock.monotonic(), old, new.public, why))
+            self.events.transition(self.clock.monotonic(), old, new.public, why)
             log.info("state %s -> %s (%s)", old, new.public, why)
             self.notifier.status(f"{new.public}: {why}")
             self._audit("state", old=old, new=new.public, why=why)

@@ -26,6 +26,7 @@ from . import assembly
 from .audit_queue import QueuedAudit
 from .camera_watch import CameraWatch
 from .cues import Cues
+from .events import DaemonEvents
 from .front_display import FrontDisplay
 from .recording import Recording, Store
 from .settings import Settings
@@ -65,6 +66,7 @@ class LifeCycle(ABC):
     cues: Cues | None
     display: FrontDisplay | None
     sound: Sound
+    events: DaemonEvents
     started_at: float
     _housekeeping: Timer | None
     _reload: Conf | None
@@ -112,7 +114,7 @@ class LifeCycle(ABC):
             self.camera = assembly.open_camera(self.conf, self.clock, self.on_packet, stamp)
             if stamp is not None:  # fonts and glyphs now, not on the camera thread's first frame
                 stamp.prepare(self.camera.size)
-            self.cues = assembly.open_cues(self.conf, self.clock, self.audit)
+            self.cues = assembly.open_cues(self.conf, self.clock, self.audit, self.events.cue)
             self.button = assembly.open_button(self.conf, self.clock, self._button_changed)
             self.camera.start()
         except Exception as e:  # the hardware libraries' own errors: no camera, no GPIO

@@ -81,7 +81,9 @@ def _open_evidence(conf: dict[str, dict[str, Any]], clock: Any) -> tuple[Any, An
 
 
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary."""
+    """Run the daemon until the duration ends or SIGTERM/SIGINT; returns a summary: the
+    data directory, the end time and the final state; with ``--sim`` also the run's
+    recordings, state changes, refusals and cue timeline (``hw_sim.run_record``)."""
     trace = getattr(args, "storage_trace", None)
     board = getattr(args, "board", None)
     if not args.sim and (args.scenario or args.fast or args.display_out or trace or board):
@@ -126,20 +128,36 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         stack.callback(audit.close)
         if sim_panel is not None and args.display_out is not None:
             stack.callback(_save_panel, sim_panel, args.display_out, world)
-        daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem)
+        record = _run_record() if world is not None else None
+        daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem,
+                        **({"events": record} if record is not None else {}))
         _run_daemon(daemon, clock, world, scenario, duration, args)
-    summary = _summary(daemon, conf, clock)
-    if world is not None and daemon.cues is not None and world.frame_origin is not None:
-        from .cues import timeline
+    summary = {
+        "data_dir": conf["storage"]["data_dir"],
+        "ended_utc": datetime.fromtimestamp(clock.time(), UTC).isoformat().replace("+00:00", "Z"),
+    }
+    if record is not None:
+        summary.update(record.summary(daemon.started_at))
+    summary["final_state"] = daemon.state.public
+    if (record is not None and world is not None and daemon.cues is not None
+            and world.frame_origin is not None):
+        from hw_sim.cue_timeline import timeline
 
         summary["cue_timeline"] = timeline(
             world.gpio.history,
             cue_pins(conf["cues"]),
             world.frame_origin,
             active_high=conf["cues"]["active_high"],
-            labels=daemon.cues.journal,
+            labels=record.cues,
         )
     return summary
+
+
+def _run_record() -> Any:
+    """The simulation's record of the run (``hw_sim.run_record``)."""
+    from hw_sim.run_record import RunRecord
+
+    return RunRecord()
 
 
 _REC_NAME = re.compile(r"^[0-9]{6}-([0-9]{8}T[0-9]{6}Z)-")
@@ -297,21 +315,3 @@ def _show_progress(world: Any, clock: Any, duration: float) -> Progress:
     world.on_frame_origin(start)
     return progress
 
-
-def _summary(daemon: Daemon, conf: dict[str, dict[str, Any]], clock: Any) -> dict[str, Any]:
-    return {
-        "data_dir": conf["storage"]["data_dir"],
-        "ended_utc": datetime.fromtimestamp(clock.time(), UTC).isoformat().replace("+00:00", "Z"),
-        "recordings": [
-            {"id": rid, "frames": st.frames, "audio_packets": st.audio_packets,
-             "segments": st.segments,
-             "seconds": round(((st.last_pts_us or 0) - (st.first_pts_us or 0)) / 1e6, 3)}
-            for rid, st in daemon.summary.recordings
-        ],
-        "transitions": [
-            {"t": round(t - daemon.started_at, 3), "from": old, "to": new, "why": why}
-            for t, old, new, why in daemon.summary.transitions
-        ],
-        "refused": daemon.summary.refused,
-        "final_state": daemon.state.public,
-    }

@@ -11,6 +11,7 @@ import hw_sim
 from drivers.cue_lines import CueLines
 from firmware.cues import Cues
 from hw_sim.clock import MONOTONIC_START, VirtualClock
+from hw_sim.cue_timeline import CueJournal
 from hw_sim.world import World
 
 PINS = {"led": 5, "vibration": 6, "buzzer": 13}
@@ -270,11 +271,12 @@ def test_disabled_cues_touch_no_line_but_are_logged(world: World) -> None:
 
 
 def test_cue_plays_even_when_the_audit_log_fails(world: World) -> None:
-    cues = Cues(world.clock, CueLines(PINS), BrokenAudit())
+    journal = CueJournal()
+    cues = Cues(world.clock, CueLines(PINS), BrokenAudit(), on_cue=journal)
     at(world, 0, cues.fault, "storage")
     run(world, 10)
     assert len(edges(world, "buzzer")) == 18
-    assert cues.journal == [(AT, "fault storage")]
+    assert journal == [(AT, "fault storage")]
 
 
 def test_close_cancels_timers_and_releases_the_pins(world: World) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.cue_lines import CueLines
-from firmware.cues import Cues, timeline
+from firmware.cues import Cues
 from hw_sim.clock import MONOTONIC_START
+from hw_sim.cue_timeline import CueJournal, timeline
 from hw_sim.world import World
 
 PINS = {"led": 5, "vibration": 6, "buzzer": 13}
@@ -28,7 +29,8 @@ def script(world: World, cues: Cues, steps: list[tuple[float, Any]]) -> None:
 
 
 def test_a_shift_reads_as_one_line_per_cue(world: World) -> None:
-    cues = Cues(world.clock, CueLines(PINS), Audit())
+    journal = CueJournal()
+    cues = Cues(world.clock, CueLines(PINS), Audit(), on_cue=journal)
     script(world, cues, [
         (12.0, cues.recording_started),
         (12.2, cues.bookmark),
@@ -39,7 +41,7 @@ def test_a_shift_reads_as_one_line_per_cue(world: World) -> None:
         (300.0, cues.recording_stopped),
         (310.0, lambda: cues.armed(False)),
     ])
-    assert timeline(world.gpio.history, PINS, ORIGIN, labels=cues.journal) == [
+    assert timeline(world.gpio.history, PINS, ORIGIN, labels=journal) == [
         "   12.000 s  start: led+vibration+buzzer pulse 150 ms",
         "   12.200 s  bookmark: led on; vibration+buzzer pulse 150 ms",
         "   50.000 s  stealth on: led off",
@@ -68,13 +70,14 @@ def test_other_pins_are_ignored_and_polarity_is_honoured(world: World) -> None:
 
     lines = CueLines({"led": 5, "buzzer": None}, active_high=False)
     GPIO.setup(24, GPIO.OUT)
-    cues = Cues(world.clock, lines, Audit())
+    journal = CueJournal()
+    cues = Cues(world.clock, lines, Audit(), on_cue=journal)
     script(world, cues, [(-1.0, lambda: GPIO.output(24, 1)), (3.0, cues.armed)])
     pins = {"led": 5, "vibration": None, "buzzer": None}
     assert world.gpio.outputs(5)[-2:] == [(ORIGIN + 3.0, 0), (ORIGIN + 3.15, 1)]  # low = on
     assert timeline(world.gpio.history, pins, ORIGIN, active_high=False) == [
         "    3.000 s  led pulse 150 ms",
     ]
-    assert timeline(world.gpio.history, pins, ORIGIN, active_high=False, labels=cues.journal) == [
+    assert timeline(world.gpio.history, pins, ORIGIN, active_high=False, labels=journal) == [
         "    3.000 s  armed: led pulse 150 ms",
     ]

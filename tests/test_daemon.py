@@ -20,6 +20,7 @@ from firmware import config
 from firmware.daemon import Daemon
 from firmware.run import SIM_CAMERA, simulated_device
 from firmware.states import State
+from hw_sim.run_record import RunRecord
 
 
 class FakeSegment:
@@ -125,7 +126,7 @@ def rig(tmp_path: Path) -> Iterator[dict[str, Any]]:
     (tmp_path / "data").mkdir()
     with simulated_device(conf, fast=True) as world:
         store, audit = FakeStore(), ListAudit()
-        daemon = Daemon(conf, world.clock, store=store, audit=audit)
+        daemon = Daemon(conf, world.clock, store=store, audit=audit, events=RunRecord())
         daemon.start()
         yield {"daemon": daemon, "world": world, "store": store, "audit": audit,
                "clock": world.clock}
@@ -140,7 +141,9 @@ def run_to(rig: dict[str, Any], scenario_s: float) -> None:
 
 
 def states(daemon: Daemon) -> list[tuple[str, str]]:
-    return [(old, new) for _t, old, new, _why in daemon.summary.transitions]
+    record = daemon.events
+    assert isinstance(record, RunRecord)
+    return [(old, new) for _t, old, new, _why in record.transitions]
 
 
 def test_press_records_and_hold_closes_on_the_writer_thread(rig) -> None:
