@@ -90,6 +90,15 @@ def hpke_open(sealed: bytes, custodian: X25519PrivateKey) -> bytes:
     return _SUITE.decrypt(sealed, custodian, info=HPKE_INFO)
 
 
+def forget(key: bytearray) -> None:
+    """Overwrite a data key we hold with zeros once it is no longer needed.
+
+    Only our copy: the cipher library keeps its own until its context is freed, and
+    Python may have copied the bytes elsewhere; this narrows what a memory dump finds.
+    """
+    key[:] = bytes(len(key))
+
+
 def stream_nonce(prefix: bytes, index: int, last: bool) -> bytes:
     """STREAM nonce: prefix (7) || chunk counter (4, big-endian) || last flag (1)."""
     return prefix + struct.pack(">IB", index, 1 if last else 0)

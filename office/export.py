@@ -37,6 +37,7 @@ from evidence.fsutil import sha256_file, write_new_file
 from evidence.keys import load_custodian_private
 from evidence.primitives import (
     chunk_aad,
+    forget,
     hpke_open,
     key_id,
     stream_nonce,
@@ -151,8 +152,7 @@ def _decrypt_segment(scan: SegmentScan, custodian: X25519PrivateKey, out: Path) 
                                 "(changed since it was verified, or sealed inconsistently)") \
                         from None
     finally:
-        for i in range(len(key)):
-            key[i] = 0
+        forget(key)
         del aead
 
 

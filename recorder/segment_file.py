@@ -40,6 +40,7 @@ from evidence.primitives import (
     chunk_message,
     chunk_meta,
     event_message,
+    forget,
     header_message,
     seal_chunk,
     sha256,
@@ -244,8 +245,7 @@ class Segment:
 
     def _drop_key(self) -> None:
         """Forget the data key: zero our copy, free the cipher context."""
-        for i in range(len(self._key)):
-            self._key[i] = 0
+        forget(self._key)
         self._aead = None
         self._signer = None  # the chunk key: nothing signs for this segment any more
 

@@ -38,6 +38,7 @@ from evidence.primitives import (
     NONCE_PREFIX_LEN,
     PAYLOAD_AEAD_NAME,
     Sealer,
+    forget,
     hpke_seal,
     sha256,
 )
@@ -116,8 +117,7 @@ class Recording:
             seg = Segment(path, index, header, ident.device_signer, chunk_key, key, prefix)
         except OSError:
             store.audit.lost.append(header["counter"])  # said in the next checkpoint
-            for i in range(len(key)):
-                key[i] = 0
+            forget(key)
             self._failed_open(index, path)
             raise
         self._segments.append((index, path, seg))
