@@ -104,12 +104,19 @@ def luma_device(kind: str, size: tuple[int, int], framebuffer: object) -> Any:
     return dev
 
 
+def _settings(kind: str, size: tuple[int, int]) -> dict[str, Any]:
+    """``Panel.from_config`` keywords: the configuration's defaults for this panel and bus."""
+    from firmware.assembly import panel_settings
+
+    return panel_settings({"display": {"kind": kind, "width": size[0], "height": size[1],
+                                       "spi_hz": SPI_HZ}})
+
+
 def cpu_per_frame(kind: str, lores: list[np.ndarray]) -> dict[str, float]:
     size = PANELS[kind]
     fake_spidev.reset()
     fake_spidev.attach(0, 0, keep=0)  # counting-only bus: no panel, no copies
-    panel = Panel.from_config(kind, width=size[0], height=size[1], spi_hz=SPI_HZ,
-                              gpio=Pins(), spi=fake_spidev.SpiDev())
+    panel = Panel.from_config(**_settings(kind, size), gpio=Pins(), spi=fake_spidev.SpiDev())
     stock = {"luma_default": luma_device(kind, size, diff_to_previous(num_segments=25))}
     if kind == "ili9341":
         stock["luma_full_frame"] = luma_device(kind, size, full_frame())
@@ -164,8 +171,7 @@ def sim_live_fps(kind: str, lores: list[np.ndarray]) -> dict[str, float]:
     pins = Pins()
     sim = SimPanel.attach(0, 0, kind, width=size[0], height=size[1], realtime=True,
                           dc_level=lambda: pins.levels.get(24, 0), max_frames=1)
-    panel = Panel.from_config(kind, width=size[0], height=size[1], spi_hz=SPI_HZ, gpio=pins,
-                              spi=fake_spidev.SpiDev())
+    panel = Panel.from_config(**_settings(kind, size), gpio=pins, spi=fake_spidev.SpiDev())
     clock = {"i": 0}
 
     def latest() -> np.ndarray:

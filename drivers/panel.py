@@ -79,12 +79,15 @@ class Panel:
         self._command(COLMOD, COLMOD_RGB565)
 
     @classmethod
-    def from_config(cls, kind: str = "ili9341", rotation: int = 0, spi_port: int = 0,
-                    spi_device: int = 0, spi_hz: int = 32_000_000, dc_pin: int = 24,
-                    rst_pin: int = 25, backlight_pin: int = 18, width: int | None = None,
-                    height: int | None = None, *, backlight_active_low: bool = False,
-                    gpio: Any = None, spi: Any = None) -> Panel:
+    def from_config(cls, kind: str, *, rotation: int, spi_port: int, spi_device: int,
+                    spi_hz: int, dc_pin: int, rst_pin: int, backlight_pin: int,
+                    backlight_active_low: bool, width: int | None = None,
+                    height: int | None = None, gpio: Any = None, spi: Any = None) -> Panel:
         """Open and initialise the panel described by the display config.
+
+        The keywords are ``[display]``'s keys; their defaults live in the configuration
+        schema alone (``firmware.assembly.panel_settings`` gives all of them). ``width``
+        and ``height`` None: the kind's own size.
 
         ``gpio`` (RPi.GPIO API) and ``spi`` (a ``spidev.SpiDev``) default to the
         real modules, imported by name, so in the simulation the fakes that

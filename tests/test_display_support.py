@@ -14,6 +14,7 @@ import numpy as np
 
 from display.yuv import COLOUR_SPACES
 from drivers.panel import Panel
+from firmware.assembly import panel_settings
 from hw_sim import fake_spidev
 from hw_sim.panel import SimPanel
 
@@ -83,8 +84,10 @@ def open_sim_panel(kind: str = "ili9341", rotation: int = 0, width: int | None =
     sim = SimPanel.attach(0, 0, kind, width=width, height=height, realtime=realtime,
                           dc_level=gpio.reader(24), backlight_level=gpio.reader(18),
                           **panel_kw)
-    panel = Panel.from_config(kind, rotation=rotation, width=width, height=height, gpio=gpio,
-                              spi=fake_spidev.SpiDev(), dc_pin=24, rst_pin=25, backlight_pin=18)
+    settings = panel_settings({"display": {"kind": kind, "rotation": rotation, "width": width,
+                                           "height": height, "dc_pin": 24, "rst_pin": 25,
+                                           "backlight_pin": 18}})
+    panel = Panel.from_config(**settings, gpio=gpio, spi=fake_spidev.SpiDev())
     return panel, sim, gpio
 
 

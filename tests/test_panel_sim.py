@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from display import DisplayState, render, rgb565_to_rgb, rgb_to_rgb565
 from drivers.panel import Panel
+from firmware.assembly import panel_settings
 from hw_sim import fake_spidev
 from hw_sim.panel import SimPanel
 from tests.test_display_support import StandInGPIO, open_sim_panel, share, solid_lores
@@ -148,15 +149,17 @@ def test_backlight_switch() -> None:
                                  dict(spi_hz=200_000_000)])
 def test_bad_config_is_refused(bad) -> None:
     with pytest.raises(ValueError):
-        Panel.from_config(**{"gpio": StandInGPIO(), "spi": fake_spidev.SpiDev(), **bad})
+        Panel.from_config(**{**panel_settings({}), "gpio": StandInGPIO(),
+                             "spi": fake_spidev.SpiDev(), **bad})
 
 
 def test_configured_spi_clock_reaches_spidev() -> None:
     fake_spidev.enable(1, 2)  # dtoverlay=spi1-3cs
     gpio = StandInGPIO()
     spi = fake_spidev.SpiDev()
-    panel = Panel.from_config("st7789", spi_hz=62_500_000, gpio=gpio, spi=spi, spi_port=1,
-                              spi_device=2)
+    panel = Panel.from_config(**panel_settings({"display": {
+        "kind": "st7789", "spi_hz": 62_500_000, "spi_port": 1, "spi_device": 2}}),
+        gpio=gpio, spi=spi)
     assert spi.max_speed_hz == 62_500_000
     assert fake_spidev.port(1, 2).opens == 1
     assert panel.bus_fps == pytest.approx(62_500_000 / 8 / (240 * 240 * 2 + 11))
@@ -170,7 +173,7 @@ def test_driver_imports_the_libraries_by_their_real_names() -> None:
 
     with hw_sim.installed(World(VirtualClock())) as world:
         sim = SimPanel.attach(0, 0, "ili9341", dc_pin=24, backlight_pin=18)
-        panel = Panel.from_config("ili9341")
+        panel = Panel.from_config(**panel_settings({"display": {"kind": "ili9341"}}))
         frame = render(DisplayState(mode="recording", language="en"),
                        solid_lores((0, 0, 200)), panel.size, 0.2)
         panel.show_rgb565(frame, full=True)
@@ -206,4 +209,4 @@ def test_panel_on_a_bus_that_is_not_enabled_is_device_not_found() -> None:
     with hw_sim.installed(World(VirtualClock())):
         SimPanel.attach(1, 0, "ili9341")  # wired, but spi1 is not switched on
         with pytest.raises(luma.core.error.DeviceNotFoundError, match="SPI device not found"):
-            Panel.from_config("ili9341", spi_port=1)
+            Panel.from_config(**panel_settings({"display": {"kind": "ili9341", "spi_port": 1}}))
