@@ -123,6 +123,20 @@ class VirtualClock:
         """Step the wall clock by ``seconds`` (may be negative); monotonic time is untouched."""
         self._wall_offset += seconds
 
+    def stall(self, seconds: float) -> None:
+        """Hang the callback in progress for ``seconds``: nothing else runs meanwhile.
+
+        A loop stuck in one callback (a blocking call, a livelock) is what the systemd
+        watchdog exists for; on the virtual clock in fast mode the hang costs no real
+        time, in real-time mode it is a sleep. Call it from a callback on the loop.
+        """
+        if seconds < 0:
+            raise ValueError("a stall cannot be negative")
+        if self.fast:
+            self._mono += seconds
+        else:
+            _time.sleep(seconds)
+
     def track_worker(self, wait_idle: Callable[[], object]) -> None:
         """In fast mode, let a background worker (the evidence writer) finish what it was
         given before the next callback runs: its results then arrive at the same virtual
