@@ -6,7 +6,7 @@ drawn straight into the YUV420 planes the encoder takes (picamera2's layout:
 an array of ``(h*3//2, stride)``, Y then U then V, each chroma row ``stride/2``
 bytes), white on an opaque dark box:
 
-* each character is rasterised once (:class:`Glyphs`); when the label changes
+* each character is rasterised once (:class:`display.glyphs.Glyphs`); when the label changes
   (once a second) its lines are composed from those glyphs into a small cached
   tile; every frame then costs two numpy slice copies (the tile into Y, neutral
   grey into U and V) and touches nothing outside the box;
@@ -29,21 +29,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from display.fonts import Face, face_for_cap, first_loadable
+from display.glyphs import BOX_Y, Glyphs, blit, hard_wrap, watermark_face
+from display.glyphs import TEXT_Y as TEXT_Y  # what is drawn: white text on the box's black
 
-#: Tried in order before falling back to the front display's face.
-MONO_CANDIDATES = (
-    "DejaVuSansMono-Bold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
-)
-#: Luma of the box and of the text (video range black and white); chroma is neutral.
-BOX_Y, TEXT_Y, NEUTRAL = 16, 235, 128
+#: Chroma of the box (neutral: no colour).
+NEUTRAL = 128
 #: Tiles kept: the current second and a few around it (a pre-roll is drawn in order).
 CACHE_SIZE = 4
 
@@ -88,27 +82,6 @@ def label(utc_s: int, device_id: str, clock_source: str, officer_id: str = "") -
     return (stamp, who) if who else (stamp,)
 
 
-@lru_cache(maxsize=1)
-def _mono_path() -> str | None:
-    return first_loadable(MONO_CANDIDATES)
-
-
-@lru_cache(maxsize=16)
-def watermark_face(cap_px: int) -> Face:
-    """The smallest face whose capitals are at least ``cap_px`` tall (mono if installed)."""
-    path = _mono_path()
-    if path is None:
-        return face_for_cap(cap_px)
-    # Capitals scale with the point size: start from the ratio at 100 pt, then step up.
-    ratio = Face(ImageFont.truetype(path, 100), 0).cap_height / 100
-    size = max(6, math.floor(cap_px / ratio) - 1)
-    while True:
-        f = Face(ImageFont.truetype(path, size), 0)
-        if f.cap_height >= cap_px:
-            return f
-        size += 1
-
-
 @dataclass(frozen=True)
 class Tile:
     """One rendered text: its luma box and where it goes (even rows and columns)."""
@@ -137,88 +110,6 @@ class Tile:
     def width(self) -> int:
         """Box width in columns."""
         return int(self.y.shape[1])
-
-
-@dataclass(frozen=True)
-class Glyph:
-    """One character: its cell (advance wide) and, if its ink spills past it, the whole."""
-
-    cell: np.ndarray
-    spill: np.ndarray | None
-
-    @property
-    def advance(self) -> int:
-        """Pixels the pen moves on."""
-        return int(self.cell.shape[1])
-
-
-class Glyphs:
-    """Each character's anti-aliased coverage, rendered once; lines are composed from them.
-
-    Rendering a whole string with FreeType costs about a millisecond; composing it
-    from cached glyphs is one numpy concatenation. Characters sit on a common
-    baseline at whole-pixel advances (the monospaced face has no kerning).
-    """
-
-    def __init__(self, face: Face) -> None:
-        self.face = face
-        ascent, descent = face.font.getmetrics()
-        self.ascent = int(ascent) + face.stroke
-        self.descent = int(descent) + face.stroke
-        self.height = self.ascent + self.descent
-        self.slack = max(2, self.height // 4)  # room for ink beyond the advance
-        self._cache: dict[str, Glyph] = {}
-        self._lines: dict[str, np.ndarray] = {}
-
-    def glyph(self, ch: str) -> Glyph:
-        """``ch`` rendered once in luma on the box's black, baseline at row ``ascent``."""
-        got = self._cache.get(ch)
-        if got is None:
-            f = self.face
-            advance = max(1, round(float(f.font.getlength(ch)) + f.stroke))
-            img = Image.new("L", (advance + 2 * self.slack, self.height), 0)
-            ImageDraw.Draw(img).text((self.slack, self.ascent), ch, font=f.font, fill=255,
-                                     anchor="ls", stroke_width=f.stroke, stroke_fill=255)
-            full = _LUMA[np.asarray(img, dtype=np.uint8)]
-            cell = np.ascontiguousarray(full[:, self.slack : self.slack + advance])
-            ink = np.flatnonzero((full > BOX_Y).any(axis=0))
-            spills = bool(ink.size) and (ink[0] < self.slack or ink[-1] >= self.slack + advance)
-            for a in (full, cell):
-                a.setflags(write=False)
-            got = self._cache[ch] = Glyph(cell, full if spills else None)
-        return got
-
-    def width(self, s: str) -> int:
-        """Advance width of ``s`` in pixels."""
-        return sum(self.glyph(ch).advance for ch in s)
-
-    def prepare(self, chars: str) -> None:
-        """Rasterise ``chars`` now (FreeType takes milliseconds a glyph on a busy core)."""
-        for ch in set(chars):
-            self.glyph(ch)
-
-    def line(self, s: str) -> np.ndarray:
-        """``s`` in luma, white on black, ``height`` rows with the baseline at ``ascent``
-        and ``slack`` columns either side (cached: most lines repeat).
-
-        The glyphs' cells are laid side by side in one copy; the few glyphs whose
-        ink reaches past their advance are then drawn whole over their neighbours.
-        """
-        strip = self._lines.get(s)
-        if strip is None:
-            glyphs = [self.glyph(ch) for ch in s]
-            side = np.full((self.height, self.slack), BOX_Y, np.uint8)
-            strip = np.concatenate([side, *(g.cell for g in glyphs), side], axis=1)
-            pen = 0
-            for g in glyphs:
-                if g.spill is not None:
-                    _blit_max(strip, g.spill, 0, pen)
-                pen += g.advance
-            strip.setflags(write=False)
-            if len(self._lines) >= CACHE_SIZE * 2:
-                self._lines.pop(next(iter(self._lines)))
-            self._lines[s] = strip
-        return strip
 
 
 class Watermark:
@@ -282,7 +173,7 @@ class Watermark:
         for line in lines:
             strip = g.line(line)
             if strip.shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
-                strips += [g.line(piece) for piece in _hard_wrap(g, line, room)]
+                strips += [g.line(piece) for piece in hard_wrap(g, line, room)]
             else:
                 strips.append(strip)
         bw = min(_even(max(x.shape[1] for x in strips) - 2 * g.slack + 2 * self.pad),
@@ -293,7 +184,7 @@ class Watermark:
             # The first line's capitals start ``pad`` rows below the top of the box;
             # lines are ``height`` apart, so their strips do not overlap: plain copies.
             baseline = self.pad + self.cap_height + i * g.height
-            _blit(y, strip, baseline - g.ascent, self.pad - g.slack)
+            blit(y, strip, baseline - g.ascent, self.pad - g.slack)
         top, left = self._place(bw, bh)
         self.renders += 1
         y.setflags(write=False)
@@ -373,50 +264,3 @@ def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.n
 
 def _even(n: int) -> int:
     return int(n) & ~1
-
-
-#: Coverage 0..255 to luma: the box's black up to the text's white.
-_LUMA = (BOX_Y + (np.arange(256, dtype=np.uint16) * (TEXT_Y - BOX_Y) + 127) // 255).astype(np.uint8)
-
-
-def _overlap(dst: np.ndarray, src: np.ndarray, top: int, left: int
-             ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The parts of ``dst`` and ``src`` that meet when ``src`` is placed at (top, left)."""
-    h, w = src.shape
-    t0, l0 = max(0, -top), max(0, -left)
-    t1, l1 = min(h, dst.shape[0] - top), min(w, dst.shape[1] - left)
-    if t1 <= t0 or l1 <= l0:
-        return None
-    return dst[top + t0 : top + t1, left + l0 : left + l1], src[t0:t1, l0:l1]
-
-
-def _blit(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
-    """Copy ``src`` into ``dst`` at (top, left), clipped to ``dst``."""
-    parts = _overlap(dst, src, top, left)
-    if parts is not None:
-        parts[0][...] = parts[1]
-
-
-def _blit_max(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
-    """``dst = max(dst, src)`` where ``src`` placed at (top, left) meets ``dst``."""
-    parts = _overlap(dst, src, top, left)
-    if parts is not None:
-        np.maximum(parts[0], parts[1], out=parts[0])
-
-
-def _hard_wrap(f: Glyphs, line: str, room: int) -> list[str]:
-    """``line`` cut into pieces no wider than ``room`` (at spaces where it can)."""
-    out: list[str] = []
-    rest = line
-    while rest and f.width(rest) > room:
-        cut = len(rest)
-        while cut > 1 and f.width(rest[:cut]) > room:
-            cut -= 1
-        space = rest.rfind(" ", 0, cut + 1)
-        if space > 0:
-            cut = space
-        out.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest or not out:
-        out.append(rest)
-    return out
