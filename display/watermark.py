@@ -40,6 +40,9 @@ from display.glyphs import TEXT_Y as TEXT_Y  # what is drawn: white text on the 
 NEUTRAL = 128
 #: Tiles kept: the current second and a few around it (a pre-roll is drawn in order).
 CACHE_SIZE = 4
+_U8 = np.dtype(np.uint8)
+#: Assigned as a uint8 array: a Python int is converted anew at every assignment.
+_NEUTRAL = np.array(NEUTRAL, np.uint8)
 
 
 class Position(Enum):
@@ -97,8 +100,9 @@ class Tile:
 
     @property
     def chroma_rect(self) -> tuple[slice, slice, slice]:
-        """The box in both chroma planes at once, seen as ``(2, h/2, stride/2)``."""
-        return (slice(None), slice(self.top // 2, (self.top + self.height) // 2),
+        """The box in both chroma planes at once, in the frame seen as ``(6, h/2, stride/2)``:
+        four blocks of luma, then U, then V."""
+        return (slice(4, 6), slice(self.top // 2, (self.top + self.height) // 2),
                 slice(self.left // 2, (self.left + self.width) // 2))
 
     @property
@@ -128,6 +132,10 @@ class Watermark:
         self._tiles: OrderedDict[tuple[str, ...], Tile] = OrderedDict()
         self._last: tuple[tuple[str, ...], Tile, tuple[slice, slice],
                           tuple[slice, slice, slice]] | None = None
+        # The last buffer's layout, checked in full, and the chroma view it implies.
+        self._shape: tuple[int, ...] = ()
+        self._strides: tuple[int, ...] = ()
+        self._chroma_shape = (6, height // 2, width // 2)
         #: How many tiles have been rendered (the per-second work), for tests and benches.
         self.renders = 0
 
@@ -148,8 +156,11 @@ class Watermark:
         """Copy the box for ``lines`` into ``frame`` (``(h*3//2, stride)`` uint8, in place).
 
         Two numpy copies a frame: the tile into the luma rows, neutral grey into the
-        box's rows of both chroma planes, which follow the luma plane as
-        ``(2, h/2, stride/2)``. Nothing outside the box is read or written.
+        box's rows of both chroma planes, the last two blocks of the frame seen as
+        ``(6, h/2, stride/2)``. Nothing outside the box is read or written. The
+        slices are made once a second (with the tile); the buffer's layout is
+        checked in full only when its shape or strides differ from the last one's
+        (a mapped buffer is a new array every frame, so no view of it is kept).
         """
         last = self._last
         if last is None or last[0] is not lines:
@@ -157,13 +168,17 @@ class Watermark:
             last = self._last
             assert last is not None
         _, tile, luma, chroma = last
-        h = self.height
-        if (frame.dtype != np.uint8 or frame.shape[0] != h * 3 // 2 or not frame.flags.c_contiguous
-                or frame.shape[1] < self.width or frame.shape[1] % 2):
-            planes(frame, self.width, h)  # raises, naming what is wrong
+        if frame.shape != self._shape or frame.strides != self._strides or frame.dtype is not _U8:
+            self._accept(frame)
         frame[luma] = tile.y
-        frame[h:].reshape(2, h // 2, frame.shape[1] // 2)[chroma] = NEUTRAL
+        frame.reshape(self._chroma_shape)[chroma] = _NEUTRAL
         return tile
+
+    def _accept(self, frame: np.ndarray) -> None:
+        """Check a buffer's layout (raises, naming what is wrong) and remember it."""
+        planes(frame, self.width, self.height)
+        self._shape, self._strides = frame.shape, frame.strides
+        self._chroma_shape = (6, self.height // 2, frame.shape[1] // 2)
 
     def _render(self, lines: tuple[str, ...]) -> Tile:
         """``lines`` wrapped to the frame, each from cached glyphs, on the dark box."""
@@ -203,7 +218,11 @@ class Watermark:
 
 class FrameStamp:
     """What picamera2's ``pre_callback`` runs per frame: label from the frame's own
-    sensor time, then the cached tile into the planes. Camera thread only."""
+    sensor time, then the cached tile into the planes. Camera thread only.
+
+    Per frame: the timebase's two calls, two comparisons, the two copies; the label
+    is composed only when the second or the clock source changes.
+    """
 
     def __init__(self, timebase: Timebase, device_id: str, officer_id: str = "",
                  position: Position = Position.BOTTOM_LEFT) -> None:
@@ -212,7 +231,10 @@ class FrameStamp:
         self.officer_id = officer_id
         self.position = position
         self._marks: dict[tuple[int, int], Watermark] = {}
-        self._key: tuple[int, str] | None = None
+        self._size: tuple[int, int] | None = None
+        self._mark: Watermark | None = None
+        self._second: int | None = None
+        self._source = ""
         self._lines: tuple[str, ...] = ()
 
     def watermark(self, size: tuple[int, int]) -> Watermark:
@@ -239,11 +261,17 @@ class FrameStamp:
 
     def __call__(self, frame: np.ndarray, size: tuple[int, int], sensor_us: int) -> None:
         """Stamp the main stream's buffer of a frame captured at ``sensor_us``."""
-        key = (self.timebase.utc_us(sensor_us) // 1_000_000, self.timebase.clock_source())
-        if key != self._key:
-            self._key = key
-            self._lines = label(key[0], self.device_id, key[1], self.officer_id)
-        self.watermark(size).draw(frame, self._lines)
+        tb = self.timebase
+        second = tb.utc_us(sensor_us) // 1_000_000
+        source = tb.clock_source()
+        if second != self._second or source != self._source:
+            self._second, self._source = second, source
+            self._lines = label(second, self.device_id, source, self.officer_id)
+        mark = self._mark
+        if mark is None or size != self._size:
+            mark = self._mark = self.watermark(size)
+            self._size = size
+        mark.draw(frame, self._lines)
 
 
 def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
