@@ -51,15 +51,14 @@ def watermark_face(cap_px: int) -> Face:
 
 @dataclass(frozen=True)
 class Glyph:
-    """One character: its cell (advance wide) and, if its ink spills past it, the whole."""
+    """One character: its cell (``advance`` wide: the pixels the pen moves on), if its
+    ink spills past it the whole, and where its ink is: rows from the top of the cell,
+    columns from the pen, ends exclusive (None for a space)."""
 
     cell: np.ndarray
     spill: np.ndarray | None
-
-    @property
-    def advance(self) -> int:
-        """Pixels the pen moves on."""
-        return int(self.cell.shape[1])
+    advance: int
+    ink: tuple[int, int, int, int] | None  # top, bottom, left, right
 
 
 class Glyphs:
@@ -91,11 +90,16 @@ class Glyphs:
                                      anchor="ls", stroke_width=f.stroke, stroke_fill=255)
             full = _LUMA[np.asarray(img, dtype=np.uint8)]
             cell = np.ascontiguousarray(full[:, self.slack : self.slack + advance])
-            ink = np.flatnonzero((full > BOX_Y).any(axis=0))
-            spills = bool(ink.size) and (ink[0] < self.slack or ink[-1] >= self.slack + advance)
+            inked = full > BOX_Y
+            rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+            ink = None
+            if cols.size:
+                ink = (int(rows[0]), int(rows[-1]) + 1,
+                       int(cols[0]) - self.slack, int(cols[-1]) + 1 - self.slack)
+            spills = ink is not None and (ink[2] < 0 or ink[3] > advance)
             for a in (full, cell):
                 a.setflags(write=False)
-            got = self._cache[ch] = Glyph(cell, full if spills else None)
+            got = self._cache[ch] = Glyph(cell, full if spills else None, advance, ink)
         return got
 
     def width(self, s: str) -> int:
@@ -129,6 +133,21 @@ class Glyphs:
                 self._lines.pop(next(iter(self._lines)))
             self._lines[s] = strip
         return strip
+
+    def extent(self, s: str) -> tuple[int, int, int, int] | None:
+        """Where the ink of ``s`` is in its :meth:`line` strip: (top, bottom, left,
+        right), ends exclusive; None when ``s`` has no ink."""
+        top = left = 1 << 30
+        bottom = right = -(1 << 30)
+        pen = self.slack
+        for ch in s:
+            g = self.glyph(ch)
+            if g.ink is not None:
+                t, b, lt, rt = g.ink
+                top, bottom = min(top, t), max(bottom, b)
+                left, right = min(left, pen + lt), max(right, pen + rt)
+            pen += g.advance
+        return None if bottom < 0 else (top, bottom, left, right)
 
 
 #: Coverage 0..255 to luma: the box's black up to the text's white.

@@ -127,7 +127,11 @@ class Watermark:
         self.face = watermark_face(self.cap_px)
         self.cap_height = self.face.cap_height
         self.glyphs = Glyphs(self.face)
-        self.pad = _even(max(2, self.cap_px // 3))
+        #: Dark rows and columns around the ink: a sixth of a capital, at least 4 so
+        #: that every 2x2 chroma sample next to a stroke is the box's neutral grey.
+        self.pad = max(4, self.cap_px // 6)
+        #: Dark rows between one line's ink and the next's: a third of a capital.
+        self.lead = max(4, self.cap_px // 3)
         self.margin = _even(max(4, self.cap_px // 2))
         self._tiles: OrderedDict[tuple[str, ...], Tile] = OrderedDict()
         self._last: tuple[tuple[str, ...], Tile, tuple[slice, slice],
@@ -181,25 +185,29 @@ class Watermark:
         self._chroma_shape = (6, self.height // 2, frame.shape[1] // 2)
 
     def _render(self, lines: tuple[str, ...]) -> Tile:
-        """``lines`` wrapped to the frame, each from cached glyphs, on the dark box."""
+        """``lines`` wrapped to the frame, each from cached glyphs, on the dark box: ``pad``
+        rows and columns around the ink, ``lead`` rows between one line's ink and the next's,
+        even sides. Rows a line's glyphs leave empty (above the capitals, below the baseline
+        when nothing descends) are not part of the box."""
         g = self.glyphs
         room = self.width - 2 * self.margin - 2 * self.pad
-        strips = []
+        pieces: list[str] = []
         for line in lines:
-            strip = g.line(line)
-            if strip.shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
-                strips += [g.line(piece) for piece in hard_wrap(g, line, room)]
+            if g.line(line).shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
+                pieces += hard_wrap(g, line, room)
             else:
-                strips.append(strip)
-        bw = min(_even(max(x.shape[1] for x in strips) - 2 * g.slack + 2 * self.pad),
-                 self.width - 2 * self.margin)
-        bh = _even((len(strips) - 1) * g.height + self.cap_height + g.descent + 2 * self.pad + 1)
+                pieces.append(line)
+        blank = (g.ascent - self.cap_height, g.ascent, g.slack, g.slack)  # a capital's rows
+        inks = [g.extent(piece) or blank for piece in pieces]
+        left, right = min(e[2] for e in inks), max(e[3] for e in inks)
+        bw = min(_even(right - left + 2 * self.pad + 1), self.width - 2 * self.margin)
+        bh = _even(sum(e[1] - e[0] for e in inks) + (len(inks) - 1) * self.lead + 2 * self.pad + 1)
         y = np.full((bh, bw), BOX_Y, np.uint8)
-        for i, strip in enumerate(strips):
-            # The first line's capitals start ``pad`` rows below the top of the box;
-            # lines are ``height`` apart, so their strips do not overlap: plain copies.
-            baseline = self.pad + self.cap_height + i * g.height
-            blit(y, strip, baseline - g.ascent, self.pad - g.slack)
+        at = self.pad
+        for piece, (ink_top, ink_bottom, _, _) in zip(pieces, inks, strict=True):
+            # Only the strip's ink rows: lines are closer than a strip's height apart.
+            blit(y, g.line(piece)[ink_top:ink_bottom], at, self.pad - left)
+            at += ink_bottom - ink_top + self.lead
         top, left = self._place(bw, bh)
         self.renders += 1
         y.setflags(write=False)
