@@ -5,7 +5,8 @@ interleaved blocks of ``FRAMES`` frames of ``time.process_time`` (one thread):
 
 - ``<size>_ours_ms``: ``display.watermark.FrameStamp`` on picamera2's YUV420 main
   array, the frames' sensor time advancing at 30 fps, so the once-a-second text
-  render is in the figure (amortised); ``<size>_render_ms`` is that render alone,
+  render is in the figure (amortised); ``<size>_render_ms`` is that render alone
+  (the next second's tile, patched from the last),
   ``<size>_first_render_ms`` the first one, which rasterises every glyph.
 - ``<size>_example_ms``: examples/timestamped_video.py as it is (picamera2 at
   3e6dff0, lines 19-22): ``time.strftime("%Y-%m-%d %X")`` (local wall time at

@@ -6,11 +6,13 @@ drawn straight into the YUV420 planes the encoder takes (picamera2's layout:
 an array of ``(h*3//2, stride)``, Y then U then V, each chroma row ``stride/2``
 bytes), white on an opaque dark box:
 
-* each character is rasterised once (:class:`display.glyphs.Glyphs`); when the label changes
-  (once a second) its lines are composed from those glyphs into a small cached
-  tile; every frame then costs two numpy slice copies (the tile into Y, neutral
-  grey into U and V) and touches nothing outside the box;
-* the box sits on even rows and columns, so its chroma is exact (neutral grey);
+* each character is rasterised once (:class:`display.glyphs.Glyphs`); when the
+  label changes (once a second) its tile is the last one with the characters
+  that differ redrawn (composed from the glyphs when that cannot be done); every
+  frame then costs two numpy slice copies (the tile into Y, neutral grey into U
+  and V) and touches nothing outside the box;
+* the box is the text's ink and a thin dark border, on even rows and columns, so
+  its chroma is exact (neutral grey);
 * capital letters are at least 1/30 of the frame height (16 px at 480 lines,
   36 px at 1080), in DejaVu Sans Mono Bold where installed (fixed-width digits,
   a slashed zero), else the front display's face;
@@ -29,7 +31,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Protocol
+from functools import lru_cache
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -78,11 +81,29 @@ def tag_band(height: int) -> int:
 def label(utc_s: int, device_id: str, clock_source: str, officer_id: str = "") -> tuple[str, ...]:
     """The watermark's lines: ``2026-01-15T08:00:10Z`` (plus the clock source unless
     NTP), then the device id (plus the officer id, when configured)."""
-    stamp = datetime.fromtimestamp(utc_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day, s = divmod(utc_s, 86_400)  # POSIX time: every day is 86,400 s
+    stamp = f"{_date(day)}T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z"
     if clock_source.lower() != "ntp":
         stamp = f"{stamp} {clock_source.upper()}"
     who = " ".join(s for s in (device_id, f"officer {officer_id}" if officer_id else "") if s)
     return (stamp, who) if who else (stamp,)
+
+
+@lru_cache(maxsize=4)
+def _date(day: int) -> str:
+    """``2026-01-15`` for days since the epoch (datetime's formatting, once a day)."""
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+
+
+class Placed(NamedTuple):
+    """One line as drawn in a tile: its text, its ink in its strip (top, bottom, left,
+    right: :meth:`display.glyphs.Glyphs.scan`), the tile row the ink starts on and the
+    tile column of the strip's first column."""
+
+    text: str
+    ink: tuple[int, int, int, int]
+    row: int
+    column: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,9 @@ class Tile:
     y: np.ndarray
     top: int
     left: int
+    #: The lines as drawn, when none had to be wrapped: the next second's tile is
+    #: this one with the characters that differ redrawn.
+    placed: tuple[Placed, ...] = ()
 
     @property
     def luma_rect(self) -> tuple[slice, slice]:
@@ -185,6 +209,21 @@ class Watermark:
         self._chroma_shape = (6, self.height // 2, frame.shape[1] // 2)
 
     def _render(self, lines: tuple[str, ...]) -> Tile:
+        """The tile for ``lines``: the last tile patched where it can be, else composed."""
+        last = self._last
+        tile = self._patched(lines, last[1]) if last is not None else None
+        if tile is None:
+            tile = self._compose(lines)
+        self.renders += 1
+        return tile
+
+    def _ink(self, ink: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
+        """A line's ink as :meth:`display.glyphs.Glyphs.scan` found it; a capital's rows
+        for a line without any."""
+        g = self.glyphs
+        return ink or (g.ascent - self.cap_height, g.ascent, g.slack, g.slack)
+
+    def _compose(self, lines: tuple[str, ...]) -> Tile:
         """``lines`` wrapped to the frame, each from cached glyphs, on the dark box: ``pad``
         rows and columns around the ink, ``lead`` rows between one line's ink and the next's,
         even sides. Rows a line's glyphs leave empty (above the capitals, below the baseline
@@ -197,21 +236,59 @@ class Watermark:
                 pieces += hard_wrap(g, line, room)
             else:
                 pieces.append(line)
-        blank = (g.ascent - self.cap_height, g.ascent, g.slack, g.slack)  # a capital's rows
-        inks = [g.extent(piece) or blank for piece in pieces]
+        inks = [self._ink(g.scan(piece)[2]) for piece in pieces]
         left, right = min(e[2] for e in inks), max(e[3] for e in inks)
         bw = min(_even(right - left + 2 * self.pad + 1), self.width - 2 * self.margin)
         bh = _even(sum(e[1] - e[0] for e in inks) + (len(inks) - 1) * self.lead + 2 * self.pad + 1)
         y = np.full((bh, bw), BOX_Y, np.uint8)
+        placed = []
         at = self.pad
-        for piece, (ink_top, ink_bottom, _, _) in zip(pieces, inks, strict=True):
+        for piece, ink in zip(pieces, inks, strict=True):
             # Only the strip's ink rows: lines are closer than a strip's height apart.
-            blit(y, g.line(piece)[ink_top:ink_bottom], at, self.pad - left)
-            at += ink_bottom - ink_top + self.lead
+            blit(y, g.line(piece)[ink[0] : ink[1]], at, self.pad - left)
+            placed.append(Placed(piece, ink, at, self.pad - left))
+            at += ink[1] - ink[0] + self.lead
         top, left = self._place(bw, bh)
-        self.renders += 1
         y.setflags(write=False)
-        return Tile(y, top, left)
+        return Tile(y, top, left, tuple(placed) if len(pieces) == len(lines) else ())
+
+    def _patched(self, lines: tuple[str, ...], base: Tile) -> Tile | None:
+        """``lines`` drawn as ``base`` with the characters that differ redrawn (the next
+        second differs in one or two), or None unless each line is as long as the one it
+        replaces with its ink in the same rows and columns, and no ink spilling past a
+        glyph's advance comes from or reaches a changed character. Pixel for pixel what
+        :meth:`_compose` draws, at a copy of the box and a cell per changed character
+        instead of composing every line anew."""
+        if len(lines) != len(base.placed):  # also when the base had a wrapped line
+            return None
+        g = self.glyphs
+        cells: list[tuple[np.ndarray, int, int]] = []
+        for line, p in zip(lines, base.placed, strict=True):
+            if line == p.text:
+                continue
+            if len(line) != len(p.text):
+                return None
+            glyphs, pens, ink = g.scan(line)
+            if self._ink(ink) != p.ink:
+                return None
+            changed = [i for i, (was, ch) in enumerate(zip(p.text, line, strict=True)) if was != ch]
+            for i in changed:
+                new, old = glyphs[i], g.glyph(p.text[i])
+                if new.spill is not None or old.spill is not None or old.advance != new.advance:
+                    return None
+            # Ink past an unchanged glyph's advance must not reach a redrawn cell.
+            for k, spiller in enumerate(glyphs):
+                if spiller.spill is not None and spiller.ink is not None:
+                    s0, s1 = pens[k] + spiller.ink[2], pens[k] + spiller.ink[3]
+                    if any(s0 < pens[i] + glyphs[i].advance and pens[i] < s1 for i in changed):
+                        return None
+            cells += [(glyphs[i].cell[p.ink[0] : p.ink[1]], p.row, p.column + pens[i]) for i in changed]
+        y = base.y.copy()
+        for cell, row, column in cells:
+            blit(y, cell, row, column)
+        y.setflags(write=False)
+        placed = tuple(Placed(line, *p[1:]) for line, p in zip(lines, base.placed, strict=True))
+        return Tile(y, base.top, base.left, placed)
 
     def _place(self, bw: int, bh: int) -> tuple[int, int]:
         pos = self.position
