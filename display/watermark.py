@@ -6,11 +6,13 @@ drawn straight into the YUV420 planes the encoder takes (picamera2's layout:
 an array of ``(h*3//2, stride)``, Y then U then V, each chroma row ``stride/2``
 bytes), white on an opaque dark box:
 
-* each character is rasterised once (:class:`Glyphs`); when the label changes
-  (once a second) its lines are composed from those glyphs into a small cached
-  tile; every frame then costs two numpy slice copies (the tile into Y, neutral
-  grey into U and V) and touches nothing outside the box;
-* the box sits on even rows and columns, so its chroma is exact (neutral grey);
+* each character is rasterised once (:class:`display.glyphs.Glyphs`); when the
+  label changes (once a second) its tile is the last one with the characters
+  that differ redrawn (composed from the glyphs when that cannot be done); every
+  frame then costs two numpy slice copies (the tile into Y, neutral grey into U
+  and V) and touches nothing outside the box;
+* the box is the text's ink and a thin dark border, on even rows and columns, so
+  its chroma is exact (neutral grey);
 * capital letters are at least 1/30 of the frame height (16 px at 480 lines,
   36 px at 1080), in DejaVu Sans Mono Bold where installed (fixed-width digits,
   a slashed zero), else the front display's face;
@@ -30,22 +32,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from display.fonts import Face, face_for_cap, first_loadable
+from display.glyphs import BOX_Y, Glyphs, blit, hard_wrap, watermark_face
+from display.glyphs import TEXT_Y as TEXT_Y  # what is drawn: white text on the box's black
 
-#: Tried in order before falling back to the front display's face.
-MONO_CANDIDATES = (
-    "DejaVuSansMono-Bold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
-)
-#: Luma of the box and of the text (video range black and white); chroma is neutral.
-BOX_Y, TEXT_Y, NEUTRAL = 16, 235, 128
+#: Chroma of the box (neutral: no colour).
+NEUTRAL = 128
 #: Tiles kept: the current second and a few around it (a pre-roll is drawn in order).
 CACHE_SIZE = 4
+_U8 = np.dtype(np.uint8)
+#: Assigned as a uint8 array: a Python int is converted anew at every assignment.
+_NEUTRAL = np.array(NEUTRAL, np.uint8)
 
 
 class Position(Enum):
@@ -81,32 +81,29 @@ def tag_band(height: int) -> int:
 def label(utc_s: int, device_id: str, clock_source: str, officer_id: str = "") -> tuple[str, ...]:
     """The watermark's lines: ``2026-01-15T08:00:10Z`` (plus the clock source unless
     NTP), then the device id (plus the officer id, when configured)."""
-    stamp = datetime.fromtimestamp(utc_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day, s = divmod(utc_s, 86_400)  # POSIX time: every day is 86,400 s
+    stamp = f"{_date(day)}T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z"
     if clock_source.lower() != "ntp":
         stamp = f"{stamp} {clock_source.upper()}"
     who = " ".join(s for s in (device_id, f"officer {officer_id}" if officer_id else "") if s)
     return (stamp, who) if who else (stamp,)
 
 
-@lru_cache(maxsize=1)
-def _mono_path() -> str | None:
-    return first_loadable(MONO_CANDIDATES)
+@lru_cache(maxsize=4)
+def _date(day: int) -> str:
+    """``2026-01-15`` for days since the epoch (datetime's formatting, once a day)."""
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
 
 
-@lru_cache(maxsize=16)
-def watermark_face(cap_px: int) -> Face:
-    """The smallest face whose capitals are at least ``cap_px`` tall (mono if installed)."""
-    path = _mono_path()
-    if path is None:
-        return face_for_cap(cap_px)
-    # Capitals scale with the point size: start from the ratio at 100 pt, then step up.
-    ratio = Face(ImageFont.truetype(path, 100), 0).cap_height / 100
-    size = max(6, math.floor(cap_px / ratio) - 1)
-    while True:
-        f = Face(ImageFont.truetype(path, size), 0)
-        if f.cap_height >= cap_px:
-            return f
-        size += 1
+class Placed(NamedTuple):
+    """One line as drawn in a tile: its text, its ink in its strip (top, bottom, left,
+    right: :meth:`display.glyphs.Glyphs.scan`), the tile row the ink starts on and the
+    tile column of the strip's first column."""
+
+    text: str
+    ink: tuple[int, int, int, int]
+    row: int
+    column: int
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,9 @@ class Tile:
     y: np.ndarray
     top: int
     left: int
+    #: The lines as drawn, when none had to be wrapped: the next second's tile is
+    #: this one with the characters that differ redrawn.
+    placed: tuple[Placed, ...] = ()
 
     @property
     def luma_rect(self) -> tuple[slice, slice]:
@@ -124,8 +124,9 @@ class Tile:
 
     @property
     def chroma_rect(self) -> tuple[slice, slice, slice]:
-        """The box in both chroma planes at once, seen as ``(2, h/2, stride/2)``."""
-        return (slice(None), slice(self.top // 2, (self.top + self.height) // 2),
+        """The box in both chroma planes at once, in the frame seen as ``(6, h/2, stride/2)``:
+        four blocks of luma, then U, then V."""
+        return (slice(4, 6), slice(self.top // 2, (self.top + self.height) // 2),
                 slice(self.left // 2, (self.left + self.width) // 2))
 
     @property
@@ -139,88 +140,6 @@ class Tile:
         return int(self.y.shape[1])
 
 
-@dataclass(frozen=True)
-class Glyph:
-    """One character: its cell (advance wide) and, if its ink spills past it, the whole."""
-
-    cell: np.ndarray
-    spill: np.ndarray | None
-
-    @property
-    def advance(self) -> int:
-        """Pixels the pen moves on."""
-        return int(self.cell.shape[1])
-
-
-class Glyphs:
-    """Each character's anti-aliased coverage, rendered once; lines are composed from them.
-
-    Rendering a whole string with FreeType costs about a millisecond; composing it
-    from cached glyphs is one numpy concatenation. Characters sit on a common
-    baseline at whole-pixel advances (the monospaced face has no kerning).
-    """
-
-    def __init__(self, face: Face) -> None:
-        self.face = face
-        ascent, descent = face.font.getmetrics()
-        self.ascent = int(ascent) + face.stroke
-        self.descent = int(descent) + face.stroke
-        self.height = self.ascent + self.descent
-        self.slack = max(2, self.height // 4)  # room for ink beyond the advance
-        self._cache: dict[str, Glyph] = {}
-        self._lines: dict[str, np.ndarray] = {}
-
-    def glyph(self, ch: str) -> Glyph:
-        """``ch`` rendered once in luma on the box's black, baseline at row ``ascent``."""
-        got = self._cache.get(ch)
-        if got is None:
-            f = self.face
-            advance = max(1, round(float(f.font.getlength(ch)) + f.stroke))
-            img = Image.new("L", (advance + 2 * self.slack, self.height), 0)
-            ImageDraw.Draw(img).text((self.slack, self.ascent), ch, font=f.font, fill=255,
-                                     anchor="ls", stroke_width=f.stroke, stroke_fill=255)
-            full = _LUMA[np.asarray(img, dtype=np.uint8)]
-            cell = np.ascontiguousarray(full[:, self.slack : self.slack + advance])
-            ink = np.flatnonzero((full > BOX_Y).any(axis=0))
-            spills = bool(ink.size) and (ink[0] < self.slack or ink[-1] >= self.slack + advance)
-            for a in (full, cell):
-                a.setflags(write=False)
-            got = self._cache[ch] = Glyph(cell, full if spills else None)
-        return got
-
-    def width(self, s: str) -> int:
-        """Advance width of ``s`` in pixels."""
-        return sum(self.glyph(ch).advance for ch in s)
-
-    def prepare(self, chars: str) -> None:
-        """Rasterise ``chars`` now (FreeType takes milliseconds a glyph on a busy core)."""
-        for ch in set(chars):
-            self.glyph(ch)
-
-    def line(self, s: str) -> np.ndarray:
-        """``s`` in luma, white on black, ``height`` rows with the baseline at ``ascent``
-        and ``slack`` columns either side (cached: most lines repeat).
-
-        The glyphs' cells are laid side by side in one copy; the few glyphs whose
-        ink reaches past their advance are then drawn whole over their neighbours.
-        """
-        strip = self._lines.get(s)
-        if strip is None:
-            glyphs = [self.glyph(ch) for ch in s]
-            side = np.full((self.height, self.slack), BOX_Y, np.uint8)
-            strip = np.concatenate([side, *(g.cell for g in glyphs), side], axis=1)
-            pen = 0
-            for g in glyphs:
-                if g.spill is not None:
-                    _blit_max(strip, g.spill, 0, pen)
-                pen += g.advance
-            strip.setflags(write=False)
-            if len(self._lines) >= CACHE_SIZE * 2:
-                self._lines.pop(next(iter(self._lines)))
-            self._lines[s] = strip
-        return strip
-
-
 class Watermark:
     """Draws text boxes into YUV420 frames of one size at one position."""
 
@@ -232,11 +151,19 @@ class Watermark:
         self.face = watermark_face(self.cap_px)
         self.cap_height = self.face.cap_height
         self.glyphs = Glyphs(self.face)
-        self.pad = _even(max(2, self.cap_px // 3))
+        #: Dark rows and columns around the ink: a sixth of a capital, at least 4 so
+        #: that every 2x2 chroma sample next to a stroke is the box's neutral grey.
+        self.pad = max(4, self.cap_px // 6)
+        #: Dark rows between one line's ink and the next's: a third of a capital.
+        self.lead = max(4, self.cap_px // 3)
         self.margin = _even(max(4, self.cap_px // 2))
         self._tiles: OrderedDict[tuple[str, ...], Tile] = OrderedDict()
         self._last: tuple[tuple[str, ...], Tile, tuple[slice, slice],
                           tuple[slice, slice, slice]] | None = None
+        # The last buffer's layout, checked in full, and the chroma view it implies.
+        self._shape: tuple[int, ...] = ()
+        self._strides: tuple[int, ...] = ()
+        self._chroma_shape = (6, height // 2, width // 2)
         #: How many tiles have been rendered (the per-second work), for tests and benches.
         self.renders = 0
 
@@ -257,8 +184,11 @@ class Watermark:
         """Copy the box for ``lines`` into ``frame`` (``(h*3//2, stride)`` uint8, in place).
 
         Two numpy copies a frame: the tile into the luma rows, neutral grey into the
-        box's rows of both chroma planes, which follow the luma plane as
-        ``(2, h/2, stride/2)``. Nothing outside the box is read or written.
+        box's rows of both chroma planes, the last two blocks of the frame seen as
+        ``(6, h/2, stride/2)``. Nothing outside the box is read or written. The
+        slices are made once a second (with the tile); the buffer's layout is
+        checked in full only when its shape or strides differ from the last one's
+        (a mapped buffer is a new array every frame, so no view of it is kept).
         """
         last = self._last
         if last is None or last[0] is not lines:
@@ -266,38 +196,99 @@ class Watermark:
             last = self._last
             assert last is not None
         _, tile, luma, chroma = last
-        h = self.height
-        if (frame.dtype != np.uint8 or frame.shape[0] != h * 3 // 2 or not frame.flags.c_contiguous
-                or frame.shape[1] < self.width or frame.shape[1] % 2):
-            planes(frame, self.width, h)  # raises, naming what is wrong
+        if frame.shape != self._shape or frame.strides != self._strides or frame.dtype is not _U8:
+            self._accept(frame)
         frame[luma] = tile.y
-        frame[h:].reshape(2, h // 2, frame.shape[1] // 2)[chroma] = NEUTRAL
+        frame.reshape(self._chroma_shape)[chroma] = _NEUTRAL
         return tile
 
+    def _accept(self, frame: np.ndarray) -> None:
+        """Check a buffer's layout (raises, naming what is wrong) and remember it."""
+        planes(frame, self.width, self.height)
+        self._shape, self._strides = frame.shape, frame.strides
+        self._chroma_shape = (6, self.height // 2, frame.shape[1] // 2)
+
     def _render(self, lines: tuple[str, ...]) -> Tile:
-        """``lines`` wrapped to the frame, each from cached glyphs, on the dark box."""
+        """The tile for ``lines``: the last tile patched where it can be, else composed."""
+        last = self._last
+        tile = self._patched(lines, last[1]) if last is not None else None
+        if tile is None:
+            tile = self._compose(lines)
+        self.renders += 1
+        return tile
+
+    def _ink(self, ink: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
+        """A line's ink as :meth:`display.glyphs.Glyphs.scan` found it; a capital's rows
+        for a line without any."""
+        g = self.glyphs
+        return ink or (g.ascent - self.cap_height, g.ascent, g.slack, g.slack)
+
+    def _compose(self, lines: tuple[str, ...]) -> Tile:
+        """``lines`` wrapped to the frame, each from cached glyphs, on the dark box: ``pad``
+        rows and columns around the ink, ``lead`` rows between one line's ink and the next's,
+        even sides. Rows a line's glyphs leave empty (above the capitals, below the baseline
+        when nothing descends) are not part of the box."""
         g = self.glyphs
         room = self.width - 2 * self.margin - 2 * self.pad
-        strips = []
+        pieces: list[str] = []
         for line in lines:
-            strip = g.line(line)
-            if strip.shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
-                strips += [g.line(piece) for piece in _hard_wrap(g, line, room)]
+            if g.line(line).shape[1] - 2 * g.slack > room:  # too wide for the frame: wrap it
+                pieces += hard_wrap(g, line, room)
             else:
-                strips.append(strip)
-        bw = min(_even(max(x.shape[1] for x in strips) - 2 * g.slack + 2 * self.pad),
-                 self.width - 2 * self.margin)
-        bh = _even((len(strips) - 1) * g.height + self.cap_height + g.descent + 2 * self.pad + 1)
+                pieces.append(line)
+        inks = [self._ink(g.scan(piece)[2]) for piece in pieces]
+        left, right = min(e[2] for e in inks), max(e[3] for e in inks)
+        bw = min(_even(right - left + 2 * self.pad + 1), self.width - 2 * self.margin)
+        bh = _even(sum(e[1] - e[0] for e in inks) + (len(inks) - 1) * self.lead + 2 * self.pad + 1)
         y = np.full((bh, bw), BOX_Y, np.uint8)
-        for i, strip in enumerate(strips):
-            # The first line's capitals start ``pad`` rows below the top of the box;
-            # lines are ``height`` apart, so their strips do not overlap: plain copies.
-            baseline = self.pad + self.cap_height + i * g.height
-            _blit(y, strip, baseline - g.ascent, self.pad - g.slack)
+        placed = []
+        at = self.pad
+        for piece, ink in zip(pieces, inks, strict=True):
+            # Only the strip's ink rows: lines are closer than a strip's height apart.
+            blit(y, g.line(piece)[ink[0] : ink[1]], at, self.pad - left)
+            placed.append(Placed(piece, ink, at, self.pad - left))
+            at += ink[1] - ink[0] + self.lead
         top, left = self._place(bw, bh)
-        self.renders += 1
         y.setflags(write=False)
-        return Tile(y, top, left)
+        return Tile(y, top, left, tuple(placed) if len(pieces) == len(lines) else ())
+
+    def _patched(self, lines: tuple[str, ...], base: Tile) -> Tile | None:
+        """``lines`` drawn as ``base`` with the characters that differ redrawn (the next
+        second differs in one or two), or None unless each line is as long as the one it
+        replaces with its ink in the same rows and columns, and no ink spilling past a
+        glyph's advance comes from or reaches a changed character. Pixel for pixel what
+        :meth:`_compose` draws, at a copy of the box and a cell per changed character
+        instead of composing every line anew."""
+        if len(lines) != len(base.placed):  # also when the base had a wrapped line
+            return None
+        g = self.glyphs
+        cells: list[tuple[np.ndarray, int, int]] = []
+        for line, p in zip(lines, base.placed, strict=True):
+            if line == p.text:
+                continue
+            if len(line) != len(p.text):
+                return None
+            glyphs, pens, ink = g.scan(line)
+            if self._ink(ink) != p.ink:
+                return None
+            changed = [i for i, (was, ch) in enumerate(zip(p.text, line, strict=True)) if was != ch]
+            for i in changed:
+                new, old = glyphs[i], g.glyph(p.text[i])
+                if new.spill is not None or old.spill is not None or old.advance != new.advance:
+                    return None
+            # Ink past an unchanged glyph's advance must not reach a redrawn cell.
+            for k, spiller in enumerate(glyphs):
+                if spiller.spill is not None and spiller.ink is not None:
+                    s0, s1 = pens[k] + spiller.ink[2], pens[k] + spiller.ink[3]
+                    if any(s0 < pens[i] + glyphs[i].advance and pens[i] < s1 for i in changed):
+                        return None
+            cells += [(glyphs[i].cell[p.ink[0] : p.ink[1]], p.row, p.column + pens[i]) for i in changed]
+        y = base.y.copy()
+        for cell, row, column in cells:
+            blit(y, cell, row, column)
+        y.setflags(write=False)
+        placed = tuple(Placed(line, *p[1:]) for line, p in zip(lines, base.placed, strict=True))
+        return Tile(y, base.top, base.left, placed)
 
     def _place(self, bw: int, bh: int) -> tuple[int, int]:
         pos = self.position
@@ -312,7 +303,11 @@ class Watermark:
 
 class FrameStamp:
     """What picamera2's ``pre_callback`` runs per frame: label from the frame's own
-    sensor time, then the cached tile into the planes. Camera thread only."""
+    sensor time, then the cached tile into the planes. Camera thread only.
+
+    Per frame: the timebase's two calls, two comparisons, the two copies; the label
+    is composed only when the second or the clock source changes.
+    """
 
     def __init__(self, timebase: Timebase, device_id: str, officer_id: str = "",
                  position: Position = Position.BOTTOM_LEFT) -> None:
@@ -321,7 +316,10 @@ class FrameStamp:
         self.officer_id = officer_id
         self.position = position
         self._marks: dict[tuple[int, int], Watermark] = {}
-        self._key: tuple[int, str] | None = None
+        self._size: tuple[int, int] | None = None
+        self._mark: Watermark | None = None
+        self._second: int | None = None
+        self._source = ""
         self._lines: tuple[str, ...] = ()
 
     def watermark(self, size: tuple[int, int]) -> Watermark:
@@ -348,11 +346,17 @@ class FrameStamp:
 
     def __call__(self, frame: np.ndarray, size: tuple[int, int], sensor_us: int) -> None:
         """Stamp the main stream's buffer of a frame captured at ``sensor_us``."""
-        key = (self.timebase.utc_us(sensor_us) // 1_000_000, self.timebase.clock_source())
-        if key != self._key:
-            self._key = key
-            self._lines = label(key[0], self.device_id, key[1], self.officer_id)
-        self.watermark(size).draw(frame, self._lines)
+        tb = self.timebase
+        second = tb.utc_us(sensor_us) // 1_000_000
+        source = tb.clock_source()
+        if second != self._second or source != self._source:
+            self._second, self._source = second, source
+            self._lines = label(second, self.device_id, source, self.officer_id)
+        mark = self._mark
+        if mark is None or size != self._size:
+            mark = self._mark = self.watermark(size)
+            self._size = size
+        mark.draw(frame, self._lines)
 
 
 def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -373,50 +377,3 @@ def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.n
 
 def _even(n: int) -> int:
     return int(n) & ~1
-
-
-#: Coverage 0..255 to luma: the box's black up to the text's white.
-_LUMA = (BOX_Y + (np.arange(256, dtype=np.uint16) * (TEXT_Y - BOX_Y) + 127) // 255).astype(np.uint8)
-
-
-def _overlap(dst: np.ndarray, src: np.ndarray, top: int, left: int
-             ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The parts of ``dst`` and ``src`` that meet when ``src`` is placed at (top, left)."""
-    h, w = src.shape
-    t0, l0 = max(0, -top), max(0, -left)
-    t1, l1 = min(h, dst.shape[0] - top), min(w, dst.shape[1] - left)
-    if t1 <= t0 or l1 <= l0:
-        return None
-    return dst[top + t0 : top + t1, left + l0 : left + l1], src[t0:t1, l0:l1]
-
-
-def _blit(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
-    """Copy ``src`` into ``dst`` at (top, left), clipped to ``dst``."""
-    parts = _overlap(dst, src, top, left)
-    if parts is not None:
-        parts[0][...] = parts[1]
-
-
-def _blit_max(dst: np.ndarray, src: np.ndarray, top: int, left: int) -> None:
-    """``dst = max(dst, src)`` where ``src`` placed at (top, left) meets ``dst``."""
-    parts = _overlap(dst, src, top, left)
-    if parts is not None:
-        np.maximum(parts[0], parts[1], out=parts[0])
-
-
-def _hard_wrap(f: Glyphs, line: str, room: int) -> list[str]:
-    """``line`` cut into pieces no wider than ``room`` (at spaces where it can)."""
-    out: list[str] = []
-    rest = line
-    while rest and f.width(rest) > room:
-        cut = len(rest)
-        while cut > 1 and f.width(rest[:cut]) > room:
-            cut -= 1
-        space = rest.rfind(" ", 0, cut + 1)
-        if space > 0:
-            cut = space
-        out.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest or not out:
-        out.append(rest)
-    return out

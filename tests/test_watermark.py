@@ -131,6 +131,24 @@ def test_a_long_line_wraps_inside_the_frame() -> None:
     assert tile.height > 3 * mark.cap_px  # three or more lines
 
 
+@pytest.mark.parametrize("size", [(640, 480), (1920, 1080)])
+def test_the_next_seconds_tile_is_patched_to_exactly_what_a_fresh_render_draws(size, monkeypatch) -> None:
+    """Once a second only the characters that differ are redrawn into a copy of the last
+    tile; at 640x480 'R' spills past its advance, so RTC is in the label on purpose."""
+    mark = Watermark(*size)
+    mark.tile(label(UTC_S, "SIM-0042", "rtc", "4711"))
+
+    def compose(lines):
+        raise AssertionError(f"composed anew: {lines}")
+
+    monkeypatch.setattr(mark, "_compose", compose)
+    for s in (1, 2, 9, 10, 59, 60, 3600, 86_400):  # one digit, two, the minute, hour, day
+        lines = label(UTC_S + s, "SIM-0042", "rtc", "4711")
+        patched, fresh = mark.tile(lines), Watermark(*size).tile(lines)
+        assert np.array_equal(patched.y, fresh.y)
+        assert (patched.top, patched.left) == (fresh.top, fresh.left)
+
+
 def test_glyphs_are_rendered_once_a_second_and_each_frame_shows_its_own_second() -> None:
     """30 fps over 3 s: three renders; a frame 1 µs before a second shows that second."""
     stamp = FrameStamp(Timebase(), "CAM-1")
