@@ -275,14 +275,25 @@ class RecordingWriter(Generic[S]):
                 self._close_segment()
                 self._open_segment(pkt.pts_us)
         self._mux_video(pkt)
-        # Seal when the next frame would push this chunk's oldest frame past the fsync
-        # interval: nothing captured longer ago than that is only in RAM.
-        first = self._pending_first_us
-        if self._pending_bytes >= self._chunk_max or (
-            live and first is not None and pkt.pts_us + self._frame_us - first >= self._fsync_us
-        ):
+        if self._pending_bytes >= self._chunk_max or (live and self._interval_due()):
             self._seal()
             self._sealed(live)
+
+    def _interval_due(self) -> bool:
+        """Seal now: the frames a seal would hold, with the next frame, span the fsync
+        interval, so nothing captured longer ago than that stays only in RAM.
+
+        Counted over the frames out of the muxer (with sound it holds the newest one
+        back, so a seal one frame sooner would leave that frame as a chunk of its own
+        at the keyframe). Half a frame of slack, as in :meth:`_sealed`: frame times are
+        whole µs (33333 at 30 fps), and a GOP of exactly the interval must not wait
+        for its next keyframe.
+        """
+        mux, first = self._mux, self._pending_first_us
+        if mux is None or first is None or mux.video_frames_out <= self._seg_frames_sealed:
+            return False
+        last_out = mux.video_pts(mux.video_frames_out - 1)
+        return last_out + self._frame_us - first >= self._fsync_us - self._frame_us // 2
 
     def _mux_video(self, pkt: Packet) -> None:
         """Mux one frame into the open segment's stream; its bytes join the pending chunk."""

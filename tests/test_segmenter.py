@@ -6,11 +6,11 @@ tests see exactly what the writer hands over; the end-to-end tests run the real 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hw_sim.frametag import frame_numbers
 from recorder.segmenter import RecordingWriter
-from tests.conftest import h264_stream
+from tests.conftest import BASE_US, h264_stream
 
 
 @dataclass
@@ -93,6 +93,32 @@ def test_chunks_follow_gops_and_live_chunks_are_fsynced() -> None:
     assert seg.syncs == 2 + 4
     for _data, n, first, last in seg.chunks:
         assert abs(last - first - (n - 1) * 1e6 / 30) <= 1
+
+
+def test_a_live_gop_as_long_as_the_interval_is_durable_with_its_last_frame() -> None:
+    """A sensor's frame duration is whole µs (libcamera's FrameDurationLimits: 33333 at
+    30 fps), so a 1 s GOP's first frame is 999,990 µs before the next keyframe. The GOP
+    must still be sealed and fsynced with its last frame, not one frame later at the
+    next keyframe (capture to durable would then exceed fsync_interval plus one fsync:
+    docs/RECORDING.md)."""
+    packets = [replace(p, pts_us=BASE_US + n * 33_333) for n, p in enumerate(h264_stream(30 * 3))]
+    rec = MemRecording()
+    w = RecordingWriter(rec, width=160, height=120, fps=30, fsync_interval=1.0)
+    w.write_preroll(packets[:30])
+    for p in packets[30:60]:  # the second GOP, live, up to its last frame
+        w.write(p)
+    assert rec.segments[0].syncs == 2
+    assert w.stats.durable_pts_us == packets[59].pts_us
+
+
+def test_with_sound_the_held_back_frame_does_not_split_a_gop_into_two_chunks() -> None:
+    """With two streams the muxer holds the newest frame back; sealing one frame sooner
+    would leave that frame to the next keyframe as a chunk (and an fsync) of its own."""
+    packets = [replace(p, pts_us=BASE_US + n * 33_333) for n, p in enumerate(h264_stream(30 * 6))]
+    rec, w = write(packets, preroll=30, audio=True)
+    (seg,) = rec.segments
+    assert [c[1] for c in seg.chunks] == [29] + [30] * 5 + [1]  # the held frame, at close
+    assert seg.syncs == 6  # one per chunk; the segment's close makes the last durable
 
 
 def test_long_gop_still_fsyncs_within_the_interval() -> None:
