@@ -10,11 +10,11 @@ and :func:`recording_view` follow.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from evidence.timefmt import iso_or_none
 from office.verify import RecordingResult
 
 
@@ -127,17 +127,6 @@ class RecordingView:
         return d
 
 
-def iso_us(utc_us: int | float | None) -> str | None:
-    """``2026-01-15T08:00:03.250000Z`` for UTC epoch microseconds."""
-    if utc_us is None:
-        return None
-    secs, us = divmod(int(utc_us), 1_000_000)
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{us:06d}Z"
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def recording_view(result: RecordingResult) -> RecordingView:
     """The report's view of one verified recording (manifest facts only; the audit
     log's moments are added by :mod:`office.report_audit`)."""
@@ -154,7 +143,7 @@ def recording_view(result: RecordingResult) -> RecordingView:
         rel=c.rel, device_id=c.device_id or "?", recording_id=c.recording_id,
         seq=c.recording_seq, status=result.status, verdict=verdict, words=words,
         details=[p.text() for p in c.problems], notes=list(c.notes),
-        utc_start=iso_us(start_us), utc_end=iso_us(end_us),
+        utc_start=iso_or_none(start_us), utc_end=iso_or_none(end_us),
         clock_source=str(info.get("clock_source", "unknown")),
         duration_s=float(totals["seconds"]), frames=int(totals["frames"]),
         segments=int(totals["segments"]), t0_us=t0)
