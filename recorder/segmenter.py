@@ -122,13 +122,12 @@ class RecordingWriter(Generic[S]):
         self._seg: S | None = None
         self._mux: TsMuxer | None = None
         self._seg_start_us = 0
+        # TS bytes out of the muxer, not yet in a chunk (which frames they hold, the
+        # muxer knows: see _unsealed_frames).
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._pending_frames = 0
         self._seg_frames_sealed = 0  # video frames of this segment in sealed chunks
         self._sealed_last_us: int | None = None  # the newest frame in a sealed chunk
-        self._pending_first_us: int | None = None
-        self._pending_last_us = 0
         # A chunk whose write failed: retried as it was (same bytes, its nonce is spent)
         # before anything newer, so new footage never needs that nonce again.
         self._retry: tuple[bytes, int, int, int] | None = None
@@ -163,7 +162,7 @@ class RecordingWriter(Generic[S]):
         Called from a timer so a camera that stops delivering packets cannot
         leave footage in RAM.
         """
-        first = self._pending_first_us
+        first = self._oldest_unsealed_us
         if first is not None and now_pts_us - first >= self._fsync_us and self._seal():
             self._sync()
 
@@ -269,7 +268,7 @@ class RecordingWriter(Generic[S]):
             # Chunk per GOP; segment per segment_seconds, cut at this keyframe. Sound
             # that came after the last seal, with no frame, rides in the next chunk:
             # chunks (and their I/O) follow the video as without sound.
-            if (self._pending_frames or self._retry is not None) and self._seal():
+            if (self._unsealed_frames or self._retry is not None) and self._seal():
                 self._sealed(live)
             if pkt.pts_us - self._seg_start_us >= self._segment_us:
                 self._close_segment()
@@ -278,6 +277,25 @@ class RecordingWriter(Generic[S]):
         if self._pending_bytes >= self._chunk_max or (live and self._interval_due()):
             self._seal()
             self._sealed(live)
+
+    @property
+    def _unsealed_frames(self) -> int:
+        """Video frames of the open segment handed to the muxer and in no chunk yet (the
+        one the muxer holds back included; a chunk waiting for its retry excluded)."""
+        mux = self._mux
+        if mux is None:
+            return 0
+        retry = self._retry[1] if self._retry is not None else 0
+        return mux.video_frames_muxed - self._seg_frames_sealed - retry
+
+    @property
+    def _oldest_unsealed_us(self) -> int | None:
+        """Sensor µs of the oldest of :attr:`_unsealed_frames`, None if there is none."""
+        if not self._unsealed_frames:
+            return None
+        assert self._mux is not None
+        retry = self._retry[1] if self._retry is not None else 0
+        return self._mux.video_pts(self._seg_frames_sealed + retry)
 
     def _interval_due(self) -> bool:
         """Seal now: the frames a seal would hold, with the next frame, span the fsync
@@ -289,7 +307,7 @@ class RecordingWriter(Generic[S]):
         whole µs (33333 at 30 fps), and a GOP of exactly the interval must not wait
         for its next keyframe.
         """
-        mux, first = self._mux, self._pending_first_us
+        mux, first = self._mux, self._oldest_unsealed_us
         if mux is None or first is None or mux.video_frames_out <= self._seg_frames_sealed:
             return False
         last_out = mux.video_pts(mux.video_frames_out - 1)
@@ -303,10 +321,6 @@ class RecordingWriter(Generic[S]):
         data = mux.take()
         self._pending.append(data)
         self._pending_bytes += len(data)
-        self._pending_frames += 1
-        if self._pending_first_us is None:
-            self._pending_first_us = pkt.pts_us
-        self._pending_last_us = pkt.pts_us
         st = self.stats
         st.frames += 1
         if st.first_pts_us is None:
@@ -320,7 +334,8 @@ class RecordingWriter(Generic[S]):
         # Half a frame of slack: a GOP of exactly fsync_interval whose frame times are
         # rounded down to whole microseconds (33333 us at 30 fps) still counts as one.
         if live or first is None or (
-            self._pending_last_us + self._frame_us - first >= self._burst_sync_us - self._frame_us // 2
+            (self.stats.last_pts_us or 0) + self._frame_us - first
+            >= self._burst_sync_us - self._frame_us // 2
             or self._unsynced_bytes >= self._burst_sync_bytes
         ):
             self._sync()
@@ -384,15 +399,11 @@ class RecordingWriter(Generic[S]):
             last_us = self._mux.video_pts(self._seg_frames_sealed + frames - 1)
         else:  # sound only
             last_us = self._sealed_last_us if self._sealed_last_us is not None \
-                else self._pending_last_us
+                else (self.stats.last_pts_us or 0)
             first_us = last_us
         chunk = (data, frames, first_us, last_us)
         self._pending.clear()
         self._pending_bytes = 0
-        # What is not in this chunk: the frame the muxer holds, if any.
-        self._pending_frames = self._mux.video_frames_muxed - self._mux.video_frames_out
-        self._pending_first_us = (self._mux.video_pts(self._mux.video_frames_out)
-                                  if self._pending_frames else None)
         try:
             self._seg.write_chunk(chunk[0], frames=chunk[1], first_pts_us=chunk[2],
                                   last_pts_us=chunk[3])
