@@ -16,7 +16,7 @@ import signal
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.errors import BodycamError, KeyFileError
 from office.progress import SILENT, Progress
@@ -24,6 +24,10 @@ from office.progress import SILENT, Progress
 from . import config as configmod
 from .assembly import cue_pins
 from .daemon import Daemon
+from .events import NO_EVENTS
+
+if TYPE_CHECKING:
+    from hw_sim.run_record import RunRecord
 
 log = logging.getLogger("bodycam")
 
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
             stack.callback(_save_panel, sim_panel, args.display_out, world)
         record = _run_record() if world is not None else None
         daemon = Daemon(conf, clock, store=store, audit=audit, key_problem=problem,
-                        **({"events": record} if record is not None else {}))
+                        events=record if record is not None else NO_EVENTS)
         _run_daemon(daemon, clock, world, scenario, duration, args)
     summary = {
         "data_dir": conf["storage"]["data_dir"],
@@ -153,8 +157,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     return summary
 
 
-def _run_record() -> Any:
-    """The simulation's record of the run (``hw_sim.run_record``)."""
+def _run_record() -> RunRecord:
+    """The simulation's record of the run (imported only with ``--sim``)."""
     from hw_sim.run_record import RunRecord
 
     return RunRecord()
