@@ -279,14 +279,17 @@ class RecordingWriter(Generic[S]):
             self._sealed(live)
 
     @property
+    def _first_unsealed(self) -> int:
+        """Index in the open segment's stream of the first video frame in no chunk (a
+        chunk waiting for its retry counts as sealed: its frames are in it)."""
+        return self._seg_frames_sealed + (self._retry[1] if self._retry is not None else 0)
+
+    @property
     def _unsealed_frames(self) -> int:
         """Video frames of the open segment handed to the muxer and in no chunk yet (the
-        one the muxer holds back included; a chunk waiting for its retry excluded)."""
+        one the muxer holds back included)."""
         mux = self._mux
-        if mux is None:
-            return 0
-        retry = self._retry[1] if self._retry is not None else 0
-        return mux.video_frames_muxed - self._seg_frames_sealed - retry
+        return 0 if mux is None else mux.video_frames_muxed - self._first_unsealed
 
     @property
     def _oldest_unsealed_us(self) -> int | None:
@@ -294,8 +297,7 @@ class RecordingWriter(Generic[S]):
         if not self._unsealed_frames:
             return None
         assert self._mux is not None
-        retry = self._retry[1] if self._retry is not None else 0
-        return self._mux.video_pts(self._seg_frames_sealed + retry)
+        return self._mux.video_pts(self._first_unsealed)
 
     def _interval_due(self) -> bool:
         """Seal now: the frames a seal would hold, with the next frame, span the fsync
@@ -308,7 +310,7 @@ class RecordingWriter(Generic[S]):
         for its next keyframe.
         """
         mux, first = self._mux, self._oldest_unsealed_us
-        if mux is None or first is None or mux.video_frames_out <= self._seg_frames_sealed:
+        if mux is None or first is None or mux.video_frames_out <= self._first_unsealed:
             return False
         last_out = mux.video_pts(mux.video_frames_out - 1)
         return last_out + self._frame_us - first >= self._fsync_us - self._frame_us // 2
